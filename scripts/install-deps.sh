@@ -6,7 +6,7 @@ set -euo pipefail
 pkgs=(
 	# kernel build
 	linux-source-6.12 build-essential bc bison flex libelf-dev libssl-dev
-	cpio xz-utils ccache sparse kmod dwarves python3 perl rsync
+	cpio xz-utils ccache sparse kmod dwarves python3 python3-ply perl rsync
 	# guest
 	qemu-system-x86 busybox-static
 	# agent and its tests/benchmarks
