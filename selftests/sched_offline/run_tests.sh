@@ -5,8 +5,9 @@
 # with "# " as the kernel's kselftest runner does.
 #
 #   run_tests.sh [NAME...]       run the named tests only
-#   SELFTEST_FILTER="a b"        the same, from the environment (or the
-#                                guest's kernel command line)
+#   SELFTEST_FILTER="a b"        the same, from the environment, or from the
+#                                guest's kernel command line as
+#                                SELFTEST_FILTER=a,b
 #   KSFT_TIMEOUT=S               per-program timeout (default: settings file,
 #                                else 300 s)
 #
@@ -31,7 +32,7 @@ else
 	done)
 fi
 
-want="$* ${SELFTEST_FILTER:-}"
+want=$(echo "$* ${SELFTEST_FILTER:-}" | tr ',' ' ')
 tests=
 for t in $all; do
 	if [ -n "$(echo $want)" ]; then
