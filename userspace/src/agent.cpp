@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "agent.hpp"
+
+#include "util.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <unistd.h>
+
+namespace offl {
+
+namespace {
+
+uint64_t now_ns()
+{
+	return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+					     std::chrono::steady_clock::now().time_since_epoch())
+					     .count());
+}
+
+} // namespace
+
+Agent::Agent(AgentOptions opt, Config cfg, SystemOps &ops, Logger &log, std::ostream &plan_out)
+	: opt_(std::move(opt)), cfg_(std::move(cfg)), ops_(ops), log_(log), plan_out_(plan_out),
+	  procfs_(opt_.proc_root), backend_(ops, log), applier_(ops, log, backend_)
+{
+	cfg_.classify.self_tgid = ops_.self_tgid();
+	load_state();
+}
+
+Agent::~Agent() = default;
+
+void Agent::add_stage(std::unique_ptr<Stage> s)
+{
+	stages_.push_back(std::move(s));
+}
+
+void Agent::load_state()
+{
+	if (cfg_.state_file.empty())
+		return;
+	std::string err;
+	if (!journal_.load(cfg_.state_file, err)) {
+		log_.warn("ignoring state file: ", err);
+		journal_.clear();
+	} else if (!journal_.empty()) {
+		log_.info("state file ", cfg_.state_file, ": ", journal_.size(),
+			  " task(s) changed by an earlier run");
+	}
+}
+
+void Agent::save_state()
+{
+	if (opt_.dry_run || cfg_.state_file.empty())
+		return;
+	std::string err;
+	if (journal_.empty()) {
+		if (unlink(cfg_.state_file.c_str()) != 0 && errno != ENOENT)
+			log_.warn("cannot remove ", cfg_.state_file, ": ", errno_str(errno));
+		return;
+	}
+	if (!journal_.save(cfg_.state_file, err))
+		log_.warn("cannot write state file: ", err);
+}
+
+ReconcileReport Agent::run(const Snapshot &snap, bool full)
+{
+	ReconcileReport rep;
+	rep.processes = snap.processes.size();
+	rep.tasks = snap.tasks.size();
+	rep.scan_ns = snap.scan_ns;
+
+	uint64_t t0 = now_ns();
+	std::vector<Verdict> verdicts = classify_all(snap, cfg_.classify);
+	for (const Verdict &v : verdicts)
+		rep.per_class[static_cast<size_t>(v.cls)]++;
+	uint64_t t1 = now_ns();
+	rep.classify_ns = t1 - t0;
+
+	if (full)
+		journal_.prune(snap);
+	const int offpol = backend_.offline_policy();
+	std::vector<Change> changes = plan(snap, verdicts, cfg_, journal_, offpol);
+	rep.changes = changes.size();
+
+	if (opt_.dry_run) {
+		for (const Change &c : changes) {
+			const TaskInfo &t = snap.tasks[c.task];
+			if (!printed_.emplace(t.tid, t.start_time, c.to_policy).second)
+				continue;
+			plan_out_ << "would set "
+				  << format_change(c, t, snap.process_of(t), verdicts[c.task], cfg_.classify)
+				  << '\n';
+		}
+		plan_out_.flush();
+		rep.stats.planned = changes.size();
+	} else {
+		size_t before = journal_.size();
+		rep.stats = applier_.apply(changes, snap, journal_);
+		if (rep.stats.applied || journal_.size() != before || full)
+			save_state();
+	}
+
+	ReconcileContext ctx{snap, verdicts, cfg_, opt_.dry_run, full, plan_out_};
+	for (auto &s : stages_)
+		s->reconcile(ctx);
+	rep.apply_ns = now_ns() - t1;
+	return rep;
+}
+
+ReconcileReport Agent::reconcile()
+{
+	Snapshot snap = procfs_.scan();
+	ReconcileReport rep = run(snap, true);
+	auto ms = [](uint64_t ns) { return static_cast<double>(ns) / 1e6; };
+	char timing[96];
+	snprintf(timing, sizeof(timing), "scan %.1f ms, classify %.1f ms, apply %.1f ms", ms(rep.scan_ns),
+		 ms(rep.classify_ns), ms(rep.apply_ns));
+	if (rep.changes || rep.stats.denied || rep.stats.failed)
+		log_.info("resync: ", rep.tasks, " tasks in ", rep.processes, " processes; ",
+			  opt_.dry_run ? std::to_string(rep.changes) + " changes planned (dry run)"
+				       : rep.stats.summary(),
+			  " (", timing, ")");
+	else
+		log_.debug("resync: ", rep.tasks, " tasks, nothing to change (", timing, ")");
+	return rep;
+}
+
+ReconcileReport Agent::reconcile_pids(const std::vector<pid_t> &pids)
+{
+	Snapshot merged;
+	std::set<pid_t> seen;
+	for (pid_t pid : pids) {
+		auto tgid = procfs_.tgid_of(pid);
+		if (!tgid || !seen.insert(*tgid).second)
+			continue;
+		Snapshot one = procfs_.scan_process(*tgid);
+		const uint32_t base = static_cast<uint32_t>(merged.processes.size());
+		for (auto &p : one.processes)
+			merged.processes.push_back(std::move(p));
+		for (auto &t : one.tasks) {
+			t.proc += base;
+			merged.tasks.push_back(std::move(t));
+		}
+	}
+	return run(merged, false);
+}
+
+bool Agent::reload()
+{
+	if (opt_.config_path.empty()) {
+		log_.info("reload: no config file, built-in defaults stay");
+		return true;
+	}
+	Config fresh;
+	try {
+		if (!opt_.config_required && access(opt_.config_path.c_str(), F_OK) != 0 && errno == ENOENT)
+			fresh = default_config();
+		else
+			fresh = load_config(opt_.config_path, opt_.parse);
+	} catch (const ConfigError &e) {
+		log_.error(e.what());
+		log_.error("reload failed: keeping the previous configuration");
+		return false;
+	}
+	fresh.classify.self_tgid = ops_.self_tgid();
+	if (fresh.state_file != cfg_.state_file && !opt_.dry_run) {
+		// Move what we know to the new place.
+		std::string old = cfg_.state_file;
+		cfg_.state_file = fresh.state_file;
+		save_state();
+		if (!old.empty())
+			unlink(old.c_str());
+	}
+	cfg_ = std::move(fresh);
+	printed_.clear();
+	for (auto &s : stages_)
+		s->config_changed(cfg_);
+	log_.info("reloaded ", opt_.config_path, " (", cfg_.classify.rules.size(), " rules)");
+	return true;
+}
+
+ApplyStats Agent::restore()
+{
+	ApplyStats st;
+	for (auto it = stages_.rbegin(); it != stages_.rend(); ++it)
+		(*it)->restore(opt_.dry_run);
+	if (opt_.dry_run)
+		return st;
+	st = applier_.restore_all(journal_);
+	save_state();
+	return st;
+}
+
+void Agent::finish()
+{
+	if (opt_.dry_run) {
+		log_.info("exiting (dry run: nothing was changed)");
+		return;
+	}
+	if (opt_.keep_on_exit || !cfg_.restore_on_exit) {
+		save_state();
+		log_.info("exiting; ", journal_.size(), " task(s) left as set (",
+			  opt_.keep_on_exit ? "--keep-on-exit" : "restore_on_exit = false", ")");
+		return;
+	}
+	size_t n = journal_.size();
+	ApplyStats st = restore();
+	log_.info("exiting; restored the policy of ", st.applied, " of ", n, " task(s) changed (",
+		  st.summary(), ")");
+}
+
+} // namespace offl

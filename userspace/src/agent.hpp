@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: GPL-2.0
+// The agent: scan -> classify -> plan -> apply, the reload and restore
+// paths, and the Stage hook through which agent part 2 adds vCPU placement
+// and host-task isolation.  No loop and no signal handling here (loop.hpp):
+// everything is callable from tests with a fake /proc and a fake SystemOps.
+#pragma once
+
+#include "apply.hpp"
+#include "classify.hpp"
+#include "config.hpp"
+#include "journal.hpp"
+#include "log.hpp"
+#include "procfs.hpp"
+#include "sysops.hpp"
+
+#include <array>
+#include <memory>
+#include <ostream>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace offl {
+
+struct AgentOptions {
+	std::string proc_root = "/proc";
+	std::string config_path; // "" = built-in defaults (reload keeps them)
+	bool config_required = true; // false: a missing file means defaults
+	bool dry_run = false;     // print the plan, change nothing
+	bool keep_on_exit = false;
+	ConfigParseOptions parse;
+};
+
+struct ReconcileContext {
+	const Snapshot &snap;
+	const std::vector<Verdict> &verdicts;
+	const Config &cfg;
+	bool dry_run;
+	bool full; // a full resync (false: a few processes after events)
+	std::ostream &plan_out;
+};
+
+// A reconcile step after the scheduling policy (agent part 2: vCPU
+// placement, host cgroup isolation).  Stages see the same snapshot and
+// verdicts, must honour dry_run, and undo their changes in restore().
+class Stage {
+public:
+	virtual ~Stage() = default;
+	virtual const char *name() const = 0;
+	virtual void reconcile(const ReconcileContext &ctx) = 0;
+	virtual void restore(bool dry_run) { (void)dry_run; }
+	virtual void config_changed(const Config &cfg) { (void)cfg; }
+};
+
+struct ReconcileReport {
+	size_t processes = 0, tasks = 0;
+	std::array<size_t, kNumClasses> per_class{};
+	size_t changes = 0;
+	ApplyStats stats;
+	uint64_t scan_ns = 0, classify_ns = 0, apply_ns = 0;
+};
+
+class Agent {
+public:
+	Agent(AgentOptions opt, Config cfg, SystemOps &ops, Logger &log, std::ostream &plan_out);
+	~Agent();
+
+	// Full resync of every task.
+	ReconcileReport reconcile();
+	// Just these processes/threads (event path); unknown pids are skipped.
+	ReconcileReport reconcile_pids(const std::vector<pid_t> &pids);
+
+	// Re-read the config file.  On error the old config stays and false
+	// is returned; the error is logged with file:line.
+	bool reload();
+
+	// Undo what the agent changed (journal), then drop the state file.
+	ApplyStats restore();
+	// What exit does: restore unless keep_on_exit / dry-run; save state.
+	void finish();
+
+	const Config &config() const { return cfg_; }
+	const Journal &journal() const { return journal_; }
+	const AgentOptions &options() const { return opt_; }
+	OfflineBackend &backend() { return backend_; }
+	void add_stage(std::unique_ptr<Stage> s);
+
+private:
+	ReconcileReport run(const Snapshot &snap, bool full);
+	void save_state();
+	void load_state();
+
+	AgentOptions opt_;
+	Config cfg_;
+	SystemOps &ops_;
+	Logger &log_;
+	std::ostream &plan_out_;
+	ProcFs procfs_;
+	OfflineBackend backend_;
+	Applier applier_;
+	Journal journal_;
+	std::vector<std::unique_ptr<Stage>> stages_;
+	// Dry-run changes already printed (tid, start time, policy).
+	std::set<std::tuple<pid_t, uint64_t, int>> printed_;
+};
+
+} // namespace offl

@@ -1,0 +1,288 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "classify.hpp"
+
+#include "util.hpp"
+
+#include <algorithm>
+
+namespace offl {
+
+const char *class_name(Class c)
+{
+	switch (c) {
+	case Class::Vcpu: return "vcpu";
+	case Class::VmService: return "vm-service";
+	case Class::Host: return "host";
+	case Class::Critical: return "critical";
+	case Class::Batch: return "batch";
+	case Class::Exempt: return "exempt";
+	}
+	return "?";
+}
+
+std::optional<Class> class_from_name(std::string_view s)
+{
+	for (Class c : kAllClasses)
+		if (s == class_name(c))
+			return c;
+	return std::nullopt;
+}
+
+const char *reason_name(Reason r)
+{
+	switch (r) {
+	case Reason::Pid1: return "pid1";
+	case Reason::KernelThread: return "kernel-thread";
+	case Reason::Self: return "self";
+	case Reason::Exiting: return "exiting";
+	case Reason::Realtime: return "realtime";
+	case Reason::OpenVswitch: return "openvswitch";
+	case Reason::VmVcpu: return "vm-vcpu";
+	case Reason::VmService: return "vm-service";
+	case Reason::Rule: return "rule";
+	case Reason::Default: return "default";
+	}
+	return "?";
+}
+
+namespace {
+
+bool is_literal_alternation(std::string_view p)
+{
+	for (char c : p) {
+		switch (c) {
+		case '\\': case '^': case '$': case '.': case '?': case '*':
+		case '+': case '(': case ')': case '[': case ']': case '{':
+		case '}':
+			return false;
+		default:
+			break;
+		}
+	}
+	return true;
+}
+
+std::string_view basename_of(std::string_view path)
+{
+	size_t slash = path.rfind('/');
+	return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+bool is_qemu_name(std::string_view base, const ClassifyPolicy &pol)
+{
+	if (base.substr(0, 12) == "qemu-system-" && base.size() > 12)
+		return true;
+	if (base == "qemu-kvm")
+		return true;
+	for (const auto &n : pol.extra_vm_names)
+		if (base == n)
+			return true;
+	return false;
+}
+
+bool is_ovs_name(std::string_view base)
+{
+	return base == "ovs-vswitchd" || base == "ovsdb-server";
+}
+
+} // namespace
+
+Matcher::Matcher(std::string pattern) : pattern_(std::move(pattern))
+{
+	if (is_literal_alternation(pattern_)) {
+		std::string_view rest = pattern_;
+		for (;;) {
+			size_t bar = rest.find('|');
+			literals_.emplace(rest.substr(0, bar));
+			if (bar == std::string_view::npos)
+				break;
+			rest.remove_prefix(bar + 1);
+		}
+		return;
+	}
+	regex_ = std::make_shared<std::regex>(pattern_, std::regex::ECMAScript | std::regex::optimize);
+}
+
+bool Matcher::match(std::string_view s) const
+{
+	if (!regex_) {
+		// Heterogeneous lookup needs C++20 transparent hashing; a short
+		// std::string is cheap enough and keeps this portable.
+		return literals_.count(std::string(s)) != 0;
+	}
+	if (s.size() > kMaxInput)
+		s = s.substr(0, kMaxInput);
+	return std::regex_match(s.begin(), s.end(), *regex_);
+}
+
+bool cgroup_under(std::string_view path, std::string_view prefix)
+{
+	while (prefix.size() > 1 && prefix.back() == '/')
+		prefix.remove_suffix(1);
+	if (prefix == "/")
+		return !path.empty() && path[0] == '/';
+	if (path.size() < prefix.size() || path.substr(0, prefix.size()) != prefix)
+		return false;
+	return path.size() == prefix.size() || path[prefix.size()] == '/';
+}
+
+std::string_view qemu_match(const ProcessInfo &p, const ClassifyPolicy &pol)
+{
+	if (p.kthread)
+		return {};
+	// comm is cut to 15 characters ("qemu-system-x86"), so it is checked
+	// by prefix; exe and argv[0] give the full name.
+	if (is_qemu_name(p.comm, pol))
+		return "comm";
+	if (!p.exe.empty() && is_qemu_name(basename_of(p.exe), pol))
+		return "exe";
+	if (!p.argv0.empty() && is_qemu_name(basename_of(p.argv0), pol))
+		return "cmdline";
+	return {};
+}
+
+bool rule_matches_process(const Rule &r, const ProcessInfo &p)
+{
+	if (!r.uids.empty()) {
+		bool any = false;
+		for (uid_t u : r.uids)
+			any |= (u == p.uid);
+		if (!any)
+			return false;
+	}
+	if (r.cgroup && !cgroup_under(p.cgroup, *r.cgroup))
+		return false;
+	if (r.comm && !r.comm->match(p.comm))
+		return false;
+	if (r.exe && !r.exe->match(p.exe))
+		return false;
+	if (r.cmdline && !r.cmdline->match(p.cmdline))
+		return false;
+	return true;
+}
+
+bool rule_matches(const Rule &r, const TaskInfo &t, const ProcessInfo &p)
+{
+	if (r.thread && !r.thread->match(t.comm))
+		return false;
+	return rule_matches_process(r, p);
+}
+
+namespace {
+
+// Steps 1-3 of the order; nullopt when the rules decide.
+std::optional<Verdict> builtin_verdict(const TaskInfo &t, const ProcessInfo &p, const ClassifyPolicy &pol,
+				       bool is_qemu)
+{
+	if (t.tgid == 1)
+		return Verdict{Class::Exempt, Reason::Pid1};
+	if (t.kthread() || p.kthread || t.tgid == 2)
+		return Verdict{Class::Exempt, Reason::KernelThread};
+	if (pol.self_tgid > 0 && t.tgid == pol.self_tgid)
+		return Verdict{Class::Exempt, Reason::Self};
+	if (t.state == 'Z' || t.state == 'X' || t.state == 'x')
+		return Verdict{Class::Exempt, Reason::Exiting};
+	if (!pol.classify_realtime && is_realtime_policy(t.policy))
+		return Verdict{Class::Exempt, Reason::Realtime};
+	if (pol.exempt_openvswitch &&
+	    (is_ovs_name(p.comm) || (!p.exe.empty() && is_ovs_name(basename_of(p.exe)))))
+		return Verdict{Class::Exempt, Reason::OpenVswitch};
+	if (is_qemu) {
+		if (auto idx = parse_vcpu_thread_name(t.comm); idx && t.tid != t.tgid)
+			return Verdict{Class::Vcpu, Reason::VmVcpu, -1, *idx};
+		return Verdict{Class::VmService, Reason::VmService};
+	}
+	return std::nullopt;
+}
+
+} // namespace
+
+Verdict classify(const TaskInfo &t, const ProcessInfo &p, const ClassifyPolicy &pol)
+{
+	bool qemu = pol.detect_vms && !qemu_match(p, pol).empty();
+	if (auto v = builtin_verdict(t, p, pol, qemu))
+		return *v;
+	for (size_t i = 0; i < pol.rules.size(); i++)
+		if (rule_matches(pol.rules[i], t, p))
+			return Verdict{pol.rules[i].cls, Reason::Rule, static_cast<int>(i)};
+	return Verdict{pol.default_class, Reason::Default};
+}
+
+std::vector<Verdict> classify_all(const Snapshot &snap, const ClassifyPolicy &pol)
+{
+	std::vector<Verdict> out;
+	out.reserve(snap.tasks.size());
+	const size_t nrules = pol.rules.size();
+	// Per-process memo of the process-level part of each rule:
+	// 0 = not computed, 1 = match, 2 = no match.
+	std::vector<uint8_t> memo(nrules);
+	uint32_t memo_proc = UINT32_MAX;
+	bool qemu = false;
+
+	for (const TaskInfo &t : snap.tasks) {
+		const ProcessInfo &p = snap.processes[t.proc];
+		if (t.proc != memo_proc) {
+			memo_proc = t.proc;
+			std::fill(memo.begin(), memo.end(), 0);
+			qemu = pol.detect_vms && !qemu_match(p, pol).empty();
+		}
+		if (auto v = builtin_verdict(t, p, pol, qemu)) {
+			out.push_back(*v);
+			continue;
+		}
+		Verdict v{pol.default_class, Reason::Default};
+		for (size_t i = 0; i < nrules; i++) {
+			const Rule &r = pol.rules[i];
+			if (r.thread && !r.thread->match(t.comm))
+				continue;
+			if (memo[i] == 0)
+				memo[i] = rule_matches_process(r, p) ? 1 : 2;
+			if (memo[i] == 1) {
+				v = Verdict{r.cls, Reason::Rule, static_cast<int>(i)};
+				break;
+			}
+		}
+		out.push_back(v);
+	}
+	return out;
+}
+
+std::string describe(const Verdict &v, const TaskInfo &t, const ProcessInfo &p, const ClassifyPolicy &pol)
+{
+	switch (v.reason) {
+	case Reason::Pid1:
+		return "built-in: PID 1 (init) is never touched";
+	case Reason::KernelThread:
+		return "built-in: kernel thread (PF_KTHREAD) is never touched";
+	case Reason::Self:
+		return "built-in: the agent itself";
+	case Reason::Exiting:
+		return "built-in: task is exiting (zombie)";
+	case Reason::Realtime:
+		return std::string("built-in: real-time task (") + policy_name(t.policy) +
+		       "); set realtime = \"classify\" in [agent] to include it";
+	case Reason::OpenVswitch:
+		return "built-in: Open vSwitch is exempt (exempt_openvswitch = false turns this off)";
+	case Reason::VmVcpu:
+		return "built-in: vCPU " + std::to_string(v.vcpu) + " thread " + offl::quoted(t.comm) +
+		       " of QEMU process " + std::to_string(t.tgid) + " (matched by " +
+		       std::string(qemu_match(p, pol)) + ")";
+	case Reason::VmService:
+		return "built-in: non-vCPU thread " + offl::quoted(t.comm) + " of QEMU process " +
+		       std::to_string(t.tgid) + " (matched by " + std::string(qemu_match(p, pol)) + ")";
+	case Reason::Rule: {
+		if (v.rule < 0 || static_cast<size_t>(v.rule) >= pol.rules.size())
+			return "rule #" + std::to_string(v.rule + 1);
+		const Rule &r = pol.rules[static_cast<size_t>(v.rule)];
+		std::string s = "rule " + offl::quoted(r.name);
+		if (!r.file.empty())
+			s += " (" + r.file + ":" + std::to_string(r.line) + ")";
+		return s;
+	}
+	case Reason::Default:
+		return "no rule matched: default class";
+	}
+	return "?";
+}
+
+} // namespace offl

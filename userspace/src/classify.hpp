@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: GPL-2.0
+// Classification: task facts + rules -> class + reason.  Pure functions, no
+// system access, so every decision can be unit-tested and explained.
+//
+// Order (first match wins):
+//   1. built-in exemptions nobody can remove: PID 1 (and its threads),
+//      kernel threads, the agent itself, exiting tasks (zombies), and
+//      real-time tasks unless the config asks to classify them;
+//   2. Open vSwitch (ovs-vswitchd, ovsdb-server) exempt unless the config
+//      turns that off;
+//   3. VM detection: QEMU processes; their "CPU N/<ACCEL>" threads are
+//      `vcpu`, every other thread (main loop, I/O threads, vhost workers)
+//      is `vm-service`;
+//   4. config rules, in file order;
+//   5. the config's default class (built-in default: `host`).
+#pragma once
+
+#include "procfs.hpp"
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <regex>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+namespace offl {
+
+enum class Class : uint8_t { Vcpu, VmService, Host, Critical, Batch, Exempt };
+inline constexpr size_t kNumClasses = 6;
+inline constexpr std::array<Class, kNumClasses> kAllClasses = {
+	Class::Vcpu, Class::VmService, Class::Host, Class::Critical, Class::Batch, Class::Exempt};
+
+const char *class_name(Class c);
+std::optional<Class> class_from_name(std::string_view s);
+
+// A regular expression matched against the whole string (implicitly
+// anchored, like a shell pattern: "sshd" does not match "sshd-session").
+// Patterns that are a plain literal or an alternation of literals
+// ("sshd|libvirtd|kubelet") are matched with a hash set instead of
+// std::regex: that is what nearly every real rule looks like.
+class Matcher {
+public:
+	// Throws std::regex_error on a bad pattern.
+	explicit Matcher(std::string pattern);
+
+	bool match(std::string_view s) const;
+	const std::string &pattern() const { return pattern_; }
+
+	// Inputs longer than this are truncated before regex matching: the
+	// libstdc++ matcher recurses per character.
+	static constexpr size_t kMaxInput = 4096;
+
+private:
+	std::string pattern_;
+	std::unordered_set<std::string> literals_; // used when !regex_
+	std::shared_ptr<std::regex> regex_;
+};
+
+struct Rule {
+	std::string name;     // for explain; defaults to "rule #N"
+	Class cls = Class::Host;
+	std::optional<Matcher> comm;    // process name (leader's comm)
+	std::optional<Matcher> thread;  // the task's own comm
+	std::optional<Matcher> exe;     // full path of the executable
+	std::optional<Matcher> cmdline; // argv joined by spaces
+	std::optional<std::string> cgroup; // path prefix, on '/' boundaries
+	std::vector<uid_t> uids;        // any of (effective uid)
+	std::string file;               // where it was defined
+	int line = 0;
+
+	bool has_process_part() const { return comm || exe || cmdline || cgroup || !uids.empty(); }
+};
+
+struct ClassifyPolicy {
+	std::vector<Rule> rules;
+	Class default_class = Class::Host;
+	bool classify_realtime = false;  // false: RT tasks are exempt
+	bool exempt_openvswitch = true;
+	bool detect_vms = true;
+	std::vector<std::string> extra_vm_names; // more QEMU binary basenames
+	pid_t self_tgid = 0;                     // the agent (never touched)
+};
+
+enum class Reason : uint8_t {
+	Pid1,
+	KernelThread,
+	Self,
+	Exiting,
+	Realtime,
+	OpenVswitch,
+	VmVcpu,
+	VmService,
+	Rule,
+	Default,
+};
+const char *reason_name(Reason r);
+
+struct Verdict {
+	Class cls = Class::Exempt;
+	Reason reason = Reason::Default;
+	int rule = -1; // index into ClassifyPolicy::rules when reason == Rule
+	int vcpu = -1; // vCPU index when reason == VmVcpu
+
+	bool builtin() const { return reason != Reason::Rule && reason != Reason::Default; }
+	bool operator==(const Verdict &) const = default;
+};
+
+// How the process was recognised as QEMU ("" when it is not QEMU).
+std::string_view qemu_match(const ProcessInfo &p, const ClassifyPolicy &pol);
+bool cgroup_under(std::string_view path, std::string_view prefix);
+
+// Does the process-level part of the rule match (everything but `thread`)?
+bool rule_matches_process(const Rule &r, const ProcessInfo &p);
+bool rule_matches(const Rule &r, const TaskInfo &t, const ProcessInfo &p);
+
+Verdict classify(const TaskInfo &t, const ProcessInfo &p, const ClassifyPolicy &pol);
+
+// Whole snapshot; result[i] is the verdict of snap.tasks[i].  Process-level
+// rule results are computed once per process, not once per thread.
+std::vector<Verdict> classify_all(const Snapshot &snap, const ClassifyPolicy &pol);
+
+// Human explanation of a verdict, e.g.
+// "rule \"critical services\" (/etc/offlinectl/offlinectl.toml:31)".
+std::string describe(const Verdict &v, const TaskInfo &t, const ProcessInfo &p,
+		     const ClassifyPolicy &pol);
+
+} // namespace offl

@@ -1,0 +1,393 @@
+// SPDX-License-Identifier: GPL-2.0
+// The only translation unit that includes toml++ (header-only mode, so the
+// static binary needs no libtomlplusplus.so).
+#define TOML_HEADER_ONLY 1
+#define TOML_ENABLE_FORMATTERS 0
+#include <toml++/toml.h>
+
+#include "config.hpp"
+
+#include "util.hpp"
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+namespace offl {
+
+const char *action_name(Action a)
+{
+	switch (a) {
+	case Action::Offline: return "offline";
+	case Action::Online: return "online";
+	case Action::Keep: return "keep";
+	}
+	return "?";
+}
+
+ConfigError::ConfigError(std::string file, int line, const std::string &msg)
+	: std::runtime_error((file.empty() ? std::string("<config>") : file) +
+			     (line > 0 ? ":" + std::to_string(line) : std::string()) + ": " + msg),
+	  file_(std::move(file)), line_(line), msg_(msg)
+{
+}
+
+Config default_config()
+{
+	Config c;
+	c.settings(Class::Vcpu).action = Action::Online;
+	c.settings(Class::VmService).action = Action::Online;
+	c.settings(Class::Critical).action = Action::Online;
+	c.settings(Class::Batch).action = Action::Offline;
+	c.settings(Class::Host).action = Action::Keep;
+	c.settings(Class::Exempt).action = Action::Keep;
+	return c;
+}
+
+std::optional<uid_t> lookup_user(std::string_view name, const std::string &passwd_path)
+{
+	std::ifstream in(passwd_path);
+	std::string line;
+	while (std::getline(in, line)) {
+		// name:passwd:uid:...
+		size_t c1 = line.find(':');
+		if (c1 == std::string::npos || std::string_view(line).substr(0, c1) != name)
+			continue;
+		size_t c2 = line.find(':', c1 + 1);
+		if (c2 == std::string::npos)
+			continue;
+		size_t c3 = line.find(':', c2 + 1);
+		auto uid = parse_num<uid_t>(std::string_view(line).substr(c2 + 1, c3 - c2 - 1));
+		if (uid)
+			return uid;
+	}
+	return std::nullopt;
+}
+
+namespace {
+
+class Parser {
+public:
+	Parser(const std::string &path, const ConfigParseOptions &opt) : path_(path), opt_(opt) {}
+
+	Config parse(std::string_view text)
+	{
+		toml::table root;
+		try {
+			root = toml::parse(text, std::string_view(path_));
+		} catch (const toml::parse_error &e) {
+			throw ConfigError(path_, static_cast<int>(e.source().begin.line),
+					  std::string(e.description()));
+		}
+		Config c = default_config();
+		c.path = path_;
+		for (auto &&[k, v] : root) {
+			std::string_view key = k.str();
+			if (key == "agent")
+				agent(table(v, k), c);
+			else if (key == "classify")
+				classify(table(v, k), c);
+			else if (key == "classes")
+				classes(table(v, k), c);
+			else if (key == "rule")
+				rules(v, k, c);
+			else
+				fail(k, "unknown key '" + std::string(key) +
+						"' (expected [agent], [classify], [classes.NAME] or [[rule]])");
+		}
+		return c;
+	}
+
+private:
+	[[noreturn]] void fail(const toml::source_region &src, const std::string &msg) const
+	{
+		throw ConfigError(path_, static_cast<int>(src.begin.line), msg);
+	}
+	[[noreturn]] void fail(const toml::key &k, const std::string &msg) const { fail(k.source(), msg); }
+	[[noreturn]] void fail(const toml::node &n, const std::string &msg) const { fail(n.source(), msg); }
+
+	const toml::table &table(const toml::node &v, const toml::key &k) const
+	{
+		if (!v.is_table())
+			fail(k, "'" + std::string(k.str()) + "' must be a table");
+		return *v.as_table();
+	}
+
+	bool boolean(const toml::node &v, const toml::key &k) const
+	{
+		if (auto b = v.value_exact<bool>())
+			return *b;
+		fail(v.is_value() ? v.source() : k.source(), "'" + std::string(k.str()) + "' must be true or false");
+	}
+
+	std::string string(const toml::node &v, const toml::key &k) const
+	{
+		if (auto s = v.value_exact<std::string>())
+			return *s;
+		fail(v.is_value() ? v.source() : k.source(), "'" + std::string(k.str()) + "' must be a string");
+	}
+
+	// Seconds: 10, 2.5, "10s", "500ms", "1m".
+	double seconds(const toml::node &v, const toml::key &k) const
+	{
+		double s = -1;
+		if (auto i = v.value_exact<int64_t>()) {
+			s = static_cast<double>(*i);
+		} else if (auto d = v.value_exact<double>()) {
+			s = *d;
+		} else if (auto str = v.value_exact<std::string>()) {
+			std::string_view t = trim(*str);
+			double mul = 1;
+			if (t.size() > 2 && t.substr(t.size() - 2) == "ms") {
+				mul = 0.001;
+				t.remove_suffix(2);
+			} else if (!t.empty() && t.back() == 's') {
+				t.remove_suffix(1);
+			} else if (!t.empty() && t.back() == 'm') {
+				mul = 60;
+				t.remove_suffix(1);
+			}
+			auto n = parse_num<double>(trim(t));
+			if (n)
+				s = *n * mul;
+			else
+				fail(v, "'" + std::string(k.str()) + "': cannot parse duration '" + *str +
+						"' (use seconds, or a string like \"500ms\", \"10s\", \"1m\")");
+		} else {
+			fail(v.is_value() ? v.source() : k.source(),
+			     "'" + std::string(k.str()) + "' must be a number of seconds");
+		}
+		if (!std::isfinite(s) || s < 0.1 || s > 86400)
+			fail(v, "'" + std::string(k.str()) + "' must be between 0.1 s and 1 day");
+		return s;
+	}
+
+	Class class_value(const toml::node &v, const toml::key &k) const
+	{
+		std::string s = string(v, k);
+		auto c = class_from_name(s);
+		if (!c)
+			fail(v, "unknown class '" + s +
+					"' (one of vcpu, vm-service, host, critical, batch, exempt)");
+		return *c;
+	}
+
+	void agent(const toml::table &t, Config &c) const
+	{
+		for (auto &&[k, v] : t) {
+			std::string_view key = k.str();
+			if (key == "resync_interval")
+				c.resync_interval_s = seconds(v, k);
+			else if (key == "restore_on_exit")
+				c.restore_on_exit = boolean(v, k);
+			else if (key == "state_file")
+				c.state_file = string(v, k);
+			else
+				fail(k, "unknown key '" + std::string(key) +
+						"' in [agent] (resync_interval, restore_on_exit, state_file)");
+		}
+	}
+
+	void classify(const toml::table &t, Config &c) const
+	{
+		for (auto &&[k, v] : t) {
+			std::string_view key = k.str();
+			if (key == "default_class") {
+				Class cls = class_value(v, k);
+				if (cls == Class::Vcpu || cls == Class::VmService)
+					fail(v, "default_class cannot be '" + std::string(class_name(cls)) +
+							"': those classes come from VM detection");
+				c.classify.default_class = cls;
+			} else if (key == "realtime") {
+				std::string s = string(v, k);
+				if (s == "exempt")
+					c.classify.classify_realtime = false;
+				else if (s == "classify")
+					c.classify.classify_realtime = true;
+				else
+					fail(v, "realtime must be \"exempt\" or \"classify\"");
+			} else if (key == "exempt_openvswitch") {
+				c.classify.exempt_openvswitch = boolean(v, k);
+			} else if (key == "detect_vms") {
+				c.classify.detect_vms = boolean(v, k);
+			} else if (key == "vm_names") {
+				c.classify.extra_vm_names = string_list(v, k);
+			} else {
+				fail(k, "unknown key '" + std::string(key) +
+						"' in [classify] (default_class, realtime, exempt_openvswitch, "
+						"detect_vms, vm_names)");
+			}
+		}
+	}
+
+	std::vector<std::string> string_list(const toml::node &v, const toml::key &k) const
+	{
+		std::vector<std::string> out;
+		if (auto s = v.value_exact<std::string>()) {
+			out.push_back(*s);
+			return out;
+		}
+		const toml::array *a = v.as_array();
+		if (!a)
+			fail(v.is_value() ? v.source() : k.source(),
+			     "'" + std::string(k.str()) + "' must be a string or an array of strings");
+		for (const toml::node &e : *a) {
+			auto s = e.value_exact<std::string>();
+			if (!s)
+				fail(e, "'" + std::string(k.str()) + "' must contain only strings");
+			out.push_back(*s);
+		}
+		return out;
+	}
+
+	void classes(const toml::table &t, Config &c) const
+	{
+		for (auto &&[k, v] : t) {
+			auto cls = class_from_name(k.str());
+			if (!cls)
+				fail(k, "unknown class '" + std::string(k.str()) +
+						"' in [classes] (vcpu, vm-service, host, critical, batch)");
+			if (*cls == Class::Exempt)
+				fail(k, "class 'exempt' cannot be configured: exempt tasks are never touched");
+			ClassSettings &s = c.settings(*cls);
+			for (auto &&[k2, v2] : table(v, k)) {
+				std::string_view key = k2.str();
+				if (key == "policy") {
+					std::string p = string(v2, k2);
+					if (p == "offline")
+						s.action = Action::Offline;
+					else if (p == "online")
+						s.action = Action::Online;
+					else if (p == "keep")
+						s.action = Action::Keep;
+					else
+						fail(v2, "policy must be \"offline\", \"online\" or \"keep\", not \"" +
+								 p + "\"");
+				} else if (key == "nice") {
+					auto n = v2.value_exact<int64_t>();
+					if (!n || *n < -20 || *n > 19)
+						fail(v2.is_value() ? v2.source() : k2.source(),
+						     "nice must be an integer from -20 to 19");
+					s.nice = static_cast<int>(*n);
+				} else {
+					fail(k2, "unknown key '" + std::string(key) + "' in [classes." +
+							 std::string(k.str()) + "] (policy, nice)");
+				}
+			}
+		}
+	}
+
+	std::optional<Matcher> matcher(const toml::node &v, const toml::key &k) const
+	{
+		std::string pat = string(v, k);
+		try {
+			return Matcher(pat);
+		} catch (const std::regex_error &e) {
+			fail(v, "bad regular expression for '" + std::string(k.str()) + "': " + pat + " (" +
+					e.what() + ")");
+		}
+	}
+
+	void rules(const toml::node &v, const toml::key &k, Config &c) const
+	{
+		const toml::array *arr = v.as_array();
+		if (!arr || !arr->is_array_of_tables())
+			fail(k, "'rule' must be written as [[rule]] tables");
+		for (const toml::node &n : *arr) {
+			const toml::table &t = *n.as_table();
+			Rule r;
+			r.file = path_;
+			r.line = static_cast<int>(t.source().begin.line);
+			bool have_class = false;
+			for (auto &&[k2, v2] : t) {
+				std::string_view key = k2.str();
+				if (key == "name") {
+					r.name = string(v2, k2);
+				} else if (key == "class") {
+					r.cls = class_value(v2, k2);
+					have_class = true;
+				} else if (key == "comm") {
+					r.comm = matcher(v2, k2);
+				} else if (key == "thread") {
+					r.thread = matcher(v2, k2);
+				} else if (key == "exe") {
+					r.exe = matcher(v2, k2);
+				} else if (key == "cmdline") {
+					r.cmdline = matcher(v2, k2);
+				} else if (key == "cgroup") {
+					std::string cg = string(v2, k2);
+					if (cg.empty() || cg[0] != '/')
+						fail(v2, "cgroup must be an absolute cgroup path such as "
+							 "\"/batch.slice\"");
+					r.cgroup = cg;
+				} else if (key == "uid") {
+					add_uids(v2, k2, r);
+				} else if (key == "user") {
+					for (const std::string &name : string_list(v2, k2)) {
+						auto uid = lookup_user(name, opt_.passwd_path);
+						if (!uid)
+							fail(v2, "unknown user '" + name + "' (not in " +
+									 opt_.passwd_path + ")");
+						r.uids.push_back(*uid);
+					}
+				} else {
+					fail(k2, "unknown key '" + std::string(key) +
+							 "' in [[rule]] (name, class, comm, thread, exe, cmdline, "
+							 "cgroup, uid, user)");
+				}
+			}
+			if (!have_class)
+				fail(t.source(), "[[rule]] needs a class");
+			if (!r.has_process_part() && !r.thread)
+				fail(t.source(), "[[rule]] matches nothing: give at least one of comm, thread, "
+						 "exe, cmdline, cgroup, uid, user");
+			if (r.name.empty())
+				r.name = "rule #" + std::to_string(c.classify.rules.size() + 1);
+			c.classify.rules.push_back(std::move(r));
+		}
+	}
+
+	void add_uids(const toml::node &v, const toml::key &k, Rule &r) const
+	{
+		auto one = [&](const toml::node &e) {
+			auto u = e.value_exact<int64_t>();
+			if (!u || *u < 0 || *u > 0xfffffffeLL)
+				fail(e.is_value() ? e.source() : k.source(),
+				     "uid must be a non-negative integer or an array of them");
+			r.uids.push_back(static_cast<uid_t>(*u));
+		};
+		if (const toml::array *a = v.as_array()) {
+			if (a->empty())
+				fail(v, "uid must not be an empty array");
+			for (const toml::node &e : *a)
+				one(e);
+		} else {
+			one(v);
+		}
+	}
+
+	const std::string &path_;
+	const ConfigParseOptions &opt_;
+};
+
+} // namespace
+
+Config parse_config(std::string_view text, const std::string &path, const ConfigParseOptions &opt)
+{
+	Parser p(path, opt);
+	return p.parse(text);
+}
+
+Config load_config(const std::string &path, const ConfigParseOptions &opt)
+{
+	std::ifstream in(path, std::ios::binary);
+	if (!in)
+		throw ConfigError(path, 0, "cannot open config: " + errno_str(errno));
+	std::ostringstream s;
+	s << in.rdbuf();
+	if (in.bad())
+		throw ConfigError(path, 0, "cannot read config: " + errno_str(errno));
+	return parse_config(s.str(), path, opt);
+}
+
+} // namespace offl

@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: GPL-2.0
+// The agent's TOML configuration (see userspace/examples/offlinectl.toml for
+// every key).  Loading is all-or-nothing: the first problem raises
+// ConfigError naming file:line, and nothing of the file is used.
+#pragma once
+
+#include "classify.hpp"
+
+#include <array>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace offl {
+
+// What the agent does with the tasks of a class.
+enum class Action : uint8_t {
+	Offline, // SCHED_OFFLINE (SCHED_IDLE on kernels without it)
+	Online,  // never offline: a task found offline is moved to SCHED_OTHER
+	Keep,    // left as it is (what the agent changed earlier is restored)
+};
+const char *action_name(Action a);
+
+struct ClassSettings {
+	Action action = Action::Keep;
+	std::optional<int> nice; // nice for offline tasks; default: keep theirs
+};
+
+struct Config {
+	std::string path; // "" for the built-in defaults
+	ClassifyPolicy classify;
+	std::array<ClassSettings, kNumClasses> classes{};
+	double resync_interval_s = 10.0;
+	bool restore_on_exit = true;
+	std::string state_file = "/run/offlinectl/state.json";
+
+	const ClassSettings &settings(Class c) const { return classes[static_cast<size_t>(c)]; }
+	ClassSettings &settings(Class c) { return classes[static_cast<size_t>(c)]; }
+};
+
+class ConfigError : public std::runtime_error {
+public:
+	ConfigError(std::string file, int line, const std::string &msg);
+	const std::string &file() const { return file_; }
+	int line() const { return line_; }
+	const std::string &message() const { return msg_; }
+
+private:
+	std::string file_;
+	int line_;
+	std::string msg_;
+};
+
+struct ConfigParseOptions {
+	std::string passwd_path = "/etc/passwd"; // for user = "name"
+};
+
+// Conservative built-in defaults, used when no config file exists: vCPUs,
+// VM services and critical services online, batch offline, host tasks left
+// as they are (the shipped example config makes them offline).
+Config default_config();
+
+Config parse_config(std::string_view text, const std::string &path, const ConfigParseOptions &opt = {});
+Config load_config(const std::string &path, const ConfigParseOptions &opt = {});
+
+// uid of a user name from a passwd-format file (no NSS: works in a static
+// binary).
+std::optional<uid_t> lookup_user(std::string_view name, const std::string &passwd_path);
+
+} // namespace offl

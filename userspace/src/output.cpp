@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "output.hpp"
+
+#include "apply.hpp"
+#include "journal.hpp"
+#include "util.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <dirent.h>
+#include <sys/utsname.h>
+
+namespace offl {
+
+using json = nlohmann::json;
+
+KernelInfo collect_kernel_info(const ProcFs &procfs)
+{
+	KernelInfo k;
+	struct utsname u;
+	if (uname(&u) == 0)
+		k.release = u.release;
+	k.sched_offline = procfs.read_file("sched_offline").has_value();
+	k.offline_policy = k.sched_offline ? kSchedOffline : kSchedIdle;
+	std::string dir = procfs.root() + "/sys/kernel";
+	if (DIR *d = opendir(dir.c_str())) {
+		while (struct dirent *e = readdir(d)) {
+			std::string_view n = e->d_name;
+			if (n.substr(0, 14) != "sched_offline_")
+				continue;
+			auto v = procfs.read_file("sys/kernel/" + std::string(n));
+			k.sysctls.emplace_back(std::string(n), v ? std::string(trim(*v)) : "?");
+		}
+		closedir(d);
+		std::sort(k.sysctls.begin(), k.sysctls.end());
+	}
+	return k;
+}
+
+StatusData collect_status(const ProcFs &procfs, const Config &cfg, const std::string &version)
+{
+	StatusData s;
+	s.version = version;
+	s.kernel = collect_kernel_info(procfs);
+	s.config_path = cfg.path;
+	s.rules = cfg.classify.rules.size();
+	Snapshot snap = procfs.scan();
+	s.processes = snap.processes.size();
+	s.tasks = snap.tasks.size();
+	s.scan_ms = static_cast<double>(snap.scan_ns) / 1e6;
+	std::vector<Verdict> v = classify_all(snap, cfg.classify);
+	Journal journal;
+	std::string err;
+	if (!cfg.state_file.empty() && journal.load(cfg.state_file, err)) {
+		journal.prune(snap);
+		s.journal_entries = journal.size();
+		s.journal_known = true;
+	}
+	for (size_t i = 0; i < snap.tasks.size(); i++) {
+		ClassCount &c = s.classes[static_cast<size_t>(v[i].cls)];
+		c.tasks++;
+		if (is_offline_policy(snap.tasks[i].policy, s.kernel.offline_policy))
+			c.offline++;
+		if (plan_task(snap.tasks[i], i, v[i], cfg, journal, s.kernel.offline_policy))
+			c.would_change++;
+	}
+	for (Class c : kAllClasses)
+		s.actions[static_cast<size_t>(c)] =
+			c == Class::Exempt ? Action::Keep : cfg.settings(c).action;
+	s.vms = discover_vms(snap, v);
+	if (auto txt = procfs.read_file("sched_offline"))
+		s.cpus = parse_sched_offline(*txt);
+	return s;
+}
+
+void print_status(const StatusData &s, std::ostream &out)
+{
+	out << "offlinectl " << s.version << "\n";
+	out << "kernel:  " << s.kernel.release << ": ";
+	if (s.kernel.sched_offline)
+		out << "SCHED_OFFLINE available (/proc/sched_offline)\n";
+	else
+		out << "no SCHED_OFFLINE; offline tasks use SCHED_IDLE\n";
+	for (const auto &[k, v] : s.kernel.sysctls)
+		out << "  " << k << " = " << v << "\n";
+	out << "config:  " << (s.config_path.empty() ? "built-in defaults" : s.config_path) << " (" << s.rules
+	    << " rules)\n";
+	char buf[160];
+	snprintf(buf, sizeof(buf), "tasks:   %zu in %zu processes (scanned in %.1f ms)\n", s.tasks, s.processes,
+		 s.scan_ms);
+	out << buf;
+	if (s.journal_known)
+		out << "agent:   " << s.journal_entries << " task(s) currently changed by offlinectl\n";
+	out << "\n";
+	snprintf(buf, sizeof(buf), "%-11s %-8s %7s %8s %8s\n", "CLASS", "POLICY", "TASKS", "OFFLINE", "PENDING");
+	out << buf;
+	for (Class c : kAllClasses) {
+		const ClassCount &cc = s.classes[static_cast<size_t>(c)];
+		snprintf(buf, sizeof(buf), "%-11s %-8s %7zu %8zu %8zu\n", class_name(c),
+			 c == Class::Exempt ? "-" : action_name(s.actions[static_cast<size_t>(c)]), cc.tasks,
+			 cc.offline, cc.would_change);
+		out << buf;
+	}
+	if (!s.vms.empty()) {
+		out << "\nVMs:\n";
+		for (const VmInfo &vm : s.vms) {
+			out << "  pid " << vm.tgid;
+			if (!vm.name.empty())
+				out << " name " << offl::quoted(vm.name);
+			out << ": " << vm.vcpus.size() << " vCPU thread(s)";
+			if (!vm.vcpus.empty()) {
+				out << " [";
+				for (size_t i = 0; i < vm.vcpus.size(); i++)
+					out << (i ? " " : "") << vm.vcpus[i].index << ":" << vm.vcpus[i].tid;
+				out << "]";
+			}
+			out << ", " << vm.service_threads.size() << " service thread(s)\n";
+		}
+	}
+	if (s.cpus) {
+		out << "\n";
+		snprintf(buf, sizeof(buf), "%4s %8s %8s %10s %16s %9s %7s %7s %7s\n", "CPU", "ONLINE%", "CAPACITY",
+			 "NR_OFFLINE", "OFFLINE_RUNTIME", "PREEMPTS", "PULLS", "PUSHES", "GUARD");
+		out << buf;
+		for (const auto &r : s.cpus->rows) {
+			snprintf(buf, sizeof(buf), "%4d %8.1f %8d %10llu %14.3fs %9llu %7llu %7llu %7llu\n", r.cpu,
+				 r.online_avg_pct, r.capacity, static_cast<unsigned long long>(r.nr_offline),
+				 static_cast<double>(r.offline_runtime_ns) / 1e9,
+				 static_cast<unsigned long long>(r.preempts), static_cast<unsigned long long>(r.pulls),
+				 static_cast<unsigned long long>(r.pushes),
+				 static_cast<unsigned long long>(r.guard_bursts));
+			out << buf;
+		}
+	}
+}
+
+std::string status_json(const StatusData &s)
+{
+	json j;
+	j["version"] = s.version;
+	j["kernel"] = {{"release", s.kernel.release},
+		       {"sched_offline", s.kernel.sched_offline},
+		       {"offline_policy", s.kernel.offline_policy},
+		       {"offline_policy_name", policy_name(s.kernel.offline_policy)}};
+	json sys = json::object();
+	for (const auto &[k, v] : s.kernel.sysctls)
+		sys[k] = v;
+	j["kernel"]["sysctls"] = sys;
+	j["config"] = {{"path", s.config_path.empty() ? json(nullptr) : json(s.config_path)}, {"rules", s.rules}};
+	j["processes"] = s.processes;
+	j["tasks"] = s.tasks;
+	j["scan_ms"] = s.scan_ms;
+	if (s.journal_known)
+		j["changed_by_agent"] = s.journal_entries;
+	json classes = json::object();
+	for (Class c : kAllClasses) {
+		const ClassCount &cc = s.classes[static_cast<size_t>(c)];
+		classes[class_name(c)] = {{"policy", c == Class::Exempt ? "exempt" : action_name(s.actions[static_cast<size_t>(c)])},
+					  {"tasks", cc.tasks},
+					  {"offline", cc.offline},
+					  {"pending", cc.would_change}};
+	}
+	j["classes"] = classes;
+	json vms = json::array();
+	for (const VmInfo &vm : s.vms) {
+		json vc = json::array();
+		for (const auto &v : vm.vcpus)
+			vc.push_back({{"index", v.index}, {"tid", v.tid}});
+		vms.push_back({{"pid", vm.tgid},
+			       {"name", vm.name},
+			       {"exe", vm.exe},
+			       {"cgroup", vm.cgroup},
+			       {"vcpus", vc},
+			       {"service_threads", vm.service_threads}});
+	}
+	j["vms"] = vms;
+	if (s.cpus) {
+		json rows = json::array();
+		for (const auto &r : s.cpus->rows) {
+			json row = {{"cpu", r.cpu},
+				    {"online_avg_pct", r.online_avg_pct},
+				    {"capacity", r.capacity},
+				    {"nr_offline", r.nr_offline},
+				    {"offline_runtime_ns", r.offline_runtime_ns},
+				    {"preempts", r.preempts},
+				    {"pulls", r.pulls},
+				    {"pushes", r.pushes},
+				    {"guard_bursts", r.guard_bursts}};
+			for (const auto &[k, v] : r.extra)
+				row[k] = v;
+			rows.push_back(row);
+		}
+		j["cpus"] = rows;
+	} else {
+		j["cpus"] = nullptr;
+	}
+	return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+std::optional<ExplainData> collect_explain(const ProcFs &procfs, const Config &cfg, pid_t pid, int offline_policy)
+{
+	ScanOptions opt;
+	opt.thread_status = true;
+	Snapshot snap = procfs.scan_process(pid, opt);
+	if (snap.processes.empty())
+		return std::nullopt;
+	ExplainData e;
+	e.asked = pid;
+	e.process = snap.processes[0];
+	e.offline_policy = offline_policy;
+	e.config_path = cfg.path;
+	std::vector<Verdict> v = classify_all(snap, cfg.classify);
+	Journal journal;
+	std::string err;
+	if (!cfg.state_file.empty())
+		journal.load(cfg.state_file, err);
+	bool found = false;
+	for (size_t i = 0; i < snap.tasks.size(); i++) {
+		const TaskInfo &t = snap.tasks[i];
+		ExplainTask et;
+		et.task = t;
+		et.verdict = v[i];
+		et.why = describe(v[i], t, snap.process_of(t), cfg.classify);
+		et.action = v[i].cls == Class::Exempt ? Action::Keep : cfg.settings(v[i].cls).action;
+		if (auto c = plan_task(t, i, v[i], cfg, journal, offline_policy)) {
+			std::string to = policy_name(c->to_policy);
+			et.plan = std::string(change_kind_name(c->kind)) + ": " + policy_name(t.policy) + " -> " + to;
+		}
+		if (t.tid == pid) {
+			e.tasks.insert(e.tasks.begin(), std::move(et));
+			found = true;
+		} else {
+			e.tasks.push_back(std::move(et));
+		}
+	}
+	if (!found)
+		return std::nullopt; // the pid vanished between the two reads
+	return e;
+}
+
+void print_explain(const ExplainData &e, std::ostream &out)
+{
+	const ExplainTask &t = e.tasks.front();
+	const ProcessInfo &p = e.process;
+	out << "task " << t.task.tid << " " << offl::quoted(t.task.comm);
+	if (t.task.tid != t.task.tgid)
+		out << ", thread of process " << p.tgid << " " << offl::quoted(p.comm);
+	out << "\n";
+	out << "  exe:      " << (p.exe.empty() ? "-" : p.exe) << (p.exe_deleted ? " (deleted)" : "") << "\n";
+	out << "  cmdline:  " << (p.cmdline.empty() ? "-" : p.cmdline) << "\n";
+	out << "  cgroup:   " << (p.cgroup.empty() ? "-" : p.cgroup) << "\n";
+	out << "  uid:      " << t.task.uid << "\n";
+	out << "  policy:   " << policy_name(t.task.policy);
+	if (is_realtime_policy(t.task.policy))
+		out << " prio " << t.task.rt_priority;
+	else
+		out << " nice " << t.task.nice;
+	out << "\n  cpus:     " << (t.task.cpus_allowed.empty() ? "-" : t.task.cpus_allowed) << "\n";
+	out << "  class:    " << class_name(t.verdict.cls) << "\n";
+	out << "  why:      " << t.why << "\n";
+	out << "  action:   "
+	    << (t.verdict.cls == Class::Exempt ? "none (exempt)" : std::string(action_name(t.action)) + " class")
+	    << "; " << (t.plan.empty() ? "nothing to do" : "agent would " + t.plan) << "\n";
+	if (e.tasks.size() > 1) {
+		out << "  other threads of process " << p.tgid << ":\n";
+		char buf[256];
+		for (size_t i = 1; i < e.tasks.size(); i++) {
+			const ExplainTask &o = e.tasks[i];
+			snprintf(buf, sizeof(buf), "    %7d %-18s %-10s %-14s %s\n", o.task.tid,
+				 offl::quoted(o.task.comm).c_str(), class_name(o.verdict.cls), policy_name(o.task.policy),
+				 o.plan.empty() ? "" : ("-> " + o.plan).c_str());
+			out << buf;
+		}
+	}
+}
+
+std::string explain_json(const ExplainData &e)
+{
+	json tasks = json::array();
+	for (const ExplainTask &t : e.tasks) {
+		tasks.push_back({{"tid", t.task.tid},
+				 {"comm", t.task.comm},
+				 {"policy", t.task.policy},
+				 {"policy_name", policy_name(t.task.policy)},
+				 {"nice", t.task.nice},
+				 {"rt_priority", t.task.rt_priority},
+				 {"uid", t.task.uid},
+				 {"cpus_allowed", t.task.cpus_allowed},
+				 {"class", class_name(t.verdict.cls)},
+				 {"reason", reason_name(t.verdict.reason)},
+				 {"rule", t.verdict.rule >= 0 ? json(t.verdict.rule) : json(nullptr)},
+				 {"vcpu", t.verdict.vcpu >= 0 ? json(t.verdict.vcpu) : json(nullptr)},
+				 {"why", t.why},
+				 {"action", t.verdict.cls == Class::Exempt ? "exempt" : action_name(t.action)},
+				 {"plan", t.plan.empty() ? json(nullptr) : json(t.plan)}});
+	}
+	json j = {{"pid", e.asked},
+		  {"process",
+		   {{"tgid", e.process.tgid},
+		    {"comm", e.process.comm},
+		    {"exe", e.process.exe},
+		    {"cmdline", e.process.cmdline},
+		    {"cgroup", e.process.cgroup},
+		    {"uid", e.process.uid},
+		    {"kthread", e.process.kthread}}},
+		  {"offline_policy", e.offline_policy},
+		  {"config", e.config_path.empty() ? json(nullptr) : json(e.config_path)},
+		  {"tasks", tasks}};
+	return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+} // namespace offl

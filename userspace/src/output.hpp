@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: GPL-2.0
+// `status` and `explain`: collect from the live system (or a fake /proc)
+// into plain structs, then render as text or JSON (nlohmann-json).
+#pragma once
+
+#include "classify.hpp"
+#include "config.hpp"
+#include "procfs.hpp"
+#include "vm.hpp"
+
+#include <array>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace offl {
+
+struct KernelInfo {
+	std::string release;
+	bool sched_offline = false; // /proc/sched_offline exists
+	int offline_policy = kSchedIdle;
+	std::vector<std::pair<std::string, std::string>> sysctls; // sched_offline_*
+};
+KernelInfo collect_kernel_info(const ProcFs &procfs);
+
+struct ClassCount {
+	size_t tasks = 0;
+	size_t offline = 0; // currently in the offline policy
+	size_t would_change = 0;
+};
+
+struct StatusData {
+	std::string version;
+	KernelInfo kernel;
+	std::string config_path; // "" built-in
+	size_t rules = 0;
+	size_t processes = 0, tasks = 0;
+	double scan_ms = 0;
+	std::array<ClassCount, kNumClasses> classes{};
+	std::array<Action, kNumClasses> actions{};
+	std::vector<VmInfo> vms;
+	std::optional<SchedOfflineTable> cpus;
+	size_t journal_entries = 0; // tasks the agent changed (state file)
+	bool journal_known = false;
+};
+
+StatusData collect_status(const ProcFs &procfs, const Config &cfg, const std::string &version);
+void print_status(const StatusData &s, std::ostream &out);
+std::string status_json(const StatusData &s);
+
+struct ExplainTask {
+	TaskInfo task;
+	Verdict verdict;
+	std::string why;
+	Action action = Action::Keep;
+	std::string plan; // "" nothing to do, else the change
+};
+
+struct ExplainData {
+	pid_t asked = 0;
+	ProcessInfo process;
+	std::vector<ExplainTask> tasks; // the asked task first
+	int offline_policy = kSchedIdle;
+	std::string config_path;
+};
+
+// nullopt when the pid does not exist.
+std::optional<ExplainData> collect_explain(const ProcFs &procfs, const Config &cfg, pid_t pid,
+					   int offline_policy);
+void print_explain(const ExplainData &e, std::ostream &out);
+std::string explain_json(const ExplainData &e);
+
+} // namespace offl
