@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: GPL-2.0
+// A SystemOps that models tasks in memory: tests drive PID reuse, exits,
+// EPERM and kernels without SCHED_OFFLINE, and count every write.
+#pragma once
+
+#include "sysops.hpp"
+
+#include <cerrno>
+#include <functional>
+#include <map>
+#include <memory>
+#include <vector>
+
+namespace offl::testing {
+
+class FakeSystemOps : public SystemOps {
+public:
+	struct Task {
+		pid_t tgid = 0;
+		uint64_t start = 0;
+		SchedAttr attr;
+		uint64_t generation = 0; // bumped when the pid is reused
+	};
+
+	std::map<pid_t, Task> tasks;
+	bool sched_offline = true;
+	bool pidfd_thread = true; // PIDFD_THREAD support
+	pid_t self = 424242;
+	std::map<pid_t, int> set_errno; // forced errors
+	std::vector<std::pair<pid_t, SchedAttr>> writes;
+	int open_calls = 0;
+	// Called just before a set_sched reaches the "kernel": simulate races.
+	std::function<void(pid_t)> before_set;
+
+	void add(pid_t tid, pid_t tgid, uint64_t start, int policy = 0, int nice = 0)
+	{
+		Task t;
+		t.tgid = tgid;
+		t.start = start;
+		t.attr.policy = policy;
+		t.attr.nice = nice;
+		t.generation = next_gen_++;
+		tasks[tid] = t;
+	}
+	void exit_task(pid_t tid) { tasks.erase(tid); }
+	void reuse(pid_t tid, pid_t new_tgid, uint64_t new_start, int policy = 0, int nice = 0)
+	{
+		add(tid, new_tgid, new_start, policy, nice);
+	}
+
+	class Handle : public PidHandle {
+	public:
+		Handle(FakeSystemOps &ops, pid_t tid, uint64_t gen, bool precise)
+			: ops_(ops), tid_(tid), gen_(gen), precise_(precise) {}
+		bool exited() const override
+		{
+			auto it = ops_.tasks.find(tid_);
+			return it == ops_.tasks.end() || it->second.generation != gen_;
+		}
+		bool precise() const override { return precise_; }
+
+	private:
+		FakeSystemOps &ops_;
+		pid_t tid_;
+		uint64_t gen_;
+		bool precise_;
+	};
+
+	std::unique_ptr<PidHandle> open_pid(pid_t tgid, pid_t tid, int &err) override
+	{
+		open_calls++;
+		auto it = tasks.find(tid);
+		if (it == tasks.end()) {
+			err = ESRCH;
+			return nullptr;
+		}
+		err = 0;
+		bool precise = tid == tgid || pidfd_thread;
+		return std::make_unique<Handle>(*this, tid, it->second.generation, precise);
+	}
+
+	std::optional<uint64_t> start_time(pid_t tgid, pid_t tid) override
+	{
+		auto it = tasks.find(tid);
+		if (it == tasks.end())
+			return std::nullopt;
+		if (tgid != tid && it->second.tgid != tgid)
+			return std::nullopt; // /proc/<tgid>/task/<tid> does not exist
+		return it->second.start;
+	}
+
+	int get_sched(pid_t tid, SchedAttr &out) override
+	{
+		auto it = tasks.find(tid);
+		if (it == tasks.end())
+			return ESRCH;
+		out = it->second.attr;
+		return 0;
+	}
+
+	int set_sched(pid_t tid, const SchedAttr &attr) override
+	{
+		if (before_set)
+			before_set(tid);
+		auto it = tasks.find(tid);
+		if (it == tasks.end())
+			return ESRCH;
+		if (auto e = set_errno.find(tid); e != set_errno.end())
+			return e->second;
+		if (attr.policy == 8 && !sched_offline)
+			return EINVAL;
+		writes.emplace_back(tid, attr);
+		it->second.attr = attr;
+		return 0;
+	}
+
+	bool has_sched_offline() override { return sched_offline; }
+	pid_t self_tgid() override { return self; }
+
+private:
+	uint64_t next_gen_ = 1;
+};
+
+} // namespace offl::testing

@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "classify.hpp"
+#include "config.hpp"
+#include "fake_proc.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace offl;
+
+namespace {
+
+struct T {
+	ProcessInfo p;
+	TaskInfo t;
+};
+
+T task(pid_t tgid, pid_t tid, const std::string &comm, const std::string &thread_comm = "")
+{
+	T x;
+	x.p.tgid = tgid;
+	x.p.comm = comm;
+	x.p.exe = "/usr/bin/" + comm;
+	x.p.argv0 = x.p.exe;
+	x.p.cmdline = x.p.exe + " --serve";
+	x.p.cgroup = "/system.slice/" + comm + ".service";
+	x.p.uid = 0;
+	x.t.tid = tid;
+	x.t.tgid = tgid;
+	x.t.comm = thread_comm.empty() ? comm : thread_comm;
+	x.t.policy = kSchedOther;
+	x.t.state = 'S';
+	x.t.uid = 0;
+	return x;
+}
+
+Rule rule(Class c, const std::string &name)
+{
+	Rule r;
+	r.cls = c;
+	r.name = name;
+	return r;
+}
+
+ClassifyPolicy catch_all(Class c)
+{
+	ClassifyPolicy pol;
+	Rule r = rule(c, "everything");
+	r.comm = Matcher(".*");
+	pol.rules.push_back(r);
+	return pol;
+}
+
+} // namespace
+
+TEST(Matcher, LiteralAlternationIsExact)
+{
+	Matcher m("sshd|libvirtd|kubelet");
+	EXPECT_TRUE(m.match("sshd"));
+	EXPECT_TRUE(m.match("kubelet"));
+	EXPECT_FALSE(m.match("sshd-session"));
+	EXPECT_FALSE(m.match("xsshd"));
+	EXPECT_FALSE(m.match(""));
+}
+
+TEST(Matcher, RegexIsAnchored)
+{
+	Matcher m("qemu-.*");
+	EXPECT_TRUE(m.match("qemu-kvm"));
+	EXPECT_FALSE(m.match("my-qemu-kvm"));
+	Matcher n("(a|b)+");
+	EXPECT_TRUE(n.match("abba"));
+	EXPECT_FALSE(n.match("abc"));
+	EXPECT_THROW(Matcher("(unclosed"), std::regex_error);
+	// Long inputs are truncated, not a stack overflow.
+	Matcher any(".*x");
+	EXPECT_FALSE(any.match(std::string(100000, 'a')));
+}
+
+TEST(CgroupUnder, ComponentBoundaries)
+{
+	EXPECT_TRUE(cgroup_under("/batch.slice", "/batch.slice"));
+	EXPECT_TRUE(cgroup_under("/batch.slice/job.scope", "/batch.slice"));
+	EXPECT_TRUE(cgroup_under("/batch.slice/job.scope", "/batch.slice/"));
+	EXPECT_FALSE(cgroup_under("/batch.slicex", "/batch.slice"));
+	EXPECT_FALSE(cgroup_under("/", "/batch.slice"));
+	EXPECT_TRUE(cgroup_under("/anything", "/"));
+	EXPECT_FALSE(cgroup_under("", "/"));
+}
+
+TEST(Classify, BuiltinExemptionsBeatEveryRule)
+{
+	ClassifyPolicy pol = catch_all(Class::Batch);
+	pol.self_tgid = 4242;
+
+	T init = task(1, 1, "systemd");
+	EXPECT_EQ(classify(init.t, init.p, pol), (Verdict{Class::Exempt, Reason::Pid1}));
+	T init_thread = task(1, 5, "systemd", "sd-worker");
+	EXPECT_EQ(classify(init_thread.t, init_thread.p, pol).reason, Reason::Pid1);
+
+	T kt = task(12, 12, "ksoftirqd/0");
+	kt.t.flags = kPfKthread;
+	kt.p.kthread = true;
+	EXPECT_EQ(classify(kt.t, kt.p, pol).reason, Reason::KernelThread);
+	T kthreadd = task(2, 2, "kthreadd");
+	EXPECT_EQ(classify(kthreadd.t, kthreadd.p, pol).reason, Reason::KernelThread);
+	// A task flagged PF_KTHREAD is exempt whatever its process looks like.
+	T kflag = task(50, 50, "weird");
+	kflag.t.flags = kPfKthread;
+	EXPECT_EQ(classify(kflag.t, kflag.p, pol).reason, Reason::KernelThread);
+
+	T self = task(4242, 4243, "offlinectl");
+	EXPECT_EQ(classify(self.t, self.p, pol).reason, Reason::Self);
+
+	T zombie = task(300, 300, "defunct");
+	zombie.t.state = 'Z';
+	EXPECT_EQ(classify(zombie.t, zombie.p, pol).reason, Reason::Exiting);
+
+	for (int rt : {kSchedFifo, kSchedRr, kSchedDeadline}) {
+		T r = task(400, 400, "rtapp");
+		r.t.policy = rt;
+		EXPECT_EQ(classify(r.t, r.p, pol).reason, Reason::Realtime);
+	}
+	T normal = task(500, 500, "worker");
+	EXPECT_EQ(classify(normal.t, normal.p, pol), (Verdict{Class::Batch, Reason::Rule, 0}));
+}
+
+TEST(Classify, RealtimeClassifiedOnlyWhenAsked)
+{
+	ClassifyPolicy pol = catch_all(Class::Batch);
+	pol.classify_realtime = true;
+	T r = task(400, 400, "rtapp");
+	r.t.policy = kSchedFifo;
+	EXPECT_EQ(classify(r.t, r.p, pol).cls, Class::Batch);
+	// PID 1 and kernel threads stay exempt even then.
+	T init = task(1, 1, "systemd");
+	init.t.policy = kSchedFifo;
+	EXPECT_EQ(classify(init.t, init.p, pol).reason, Reason::Pid1);
+}
+
+TEST(Classify, OpenVswitchExemptByDefault)
+{
+	ClassifyPolicy pol = catch_all(Class::Batch);
+	T ovs = task(600, 601, "ovs-vswitchd", "handler12");
+	EXPECT_EQ(classify(ovs.t, ovs.p, pol).reason, Reason::OpenVswitch);
+	T db = task(700, 700, "renamed");
+	db.p.exe = "/usr/sbin/ovsdb-server";
+	EXPECT_EQ(classify(db.t, db.p, pol).reason, Reason::OpenVswitch);
+	pol.exempt_openvswitch = false;
+	EXPECT_EQ(classify(ovs.t, ovs.p, pol).cls, Class::Batch);
+}
+
+TEST(Classify, QemuByCommExeAndCmdline)
+{
+	ClassifyPolicy pol = catch_all(Class::Batch);
+	// comm is cut to 15 characters.
+	T a = task(800, 801, "qemu-system-x86", "CPU 0/KVM");
+	a.p.exe = "";
+	a.p.argv0 = "";
+	EXPECT_EQ(qemu_match(a.p, pol), "comm");
+	EXPECT_EQ(classify(a.t, a.p, pol), (Verdict{Class::Vcpu, Reason::VmVcpu, -1, 0}));
+
+	T b = task(810, 815, "renamed-main", "CPU 7/TCG");
+	b.p.exe = "/usr/bin/qemu-system-aarch64";
+	EXPECT_EQ(qemu_match(b.p, pol), "exe");
+	EXPECT_EQ(classify(b.t, b.p, pol).vcpu, 7);
+
+	T c = task(820, 821, "qemu", "IO mon_iothread");
+	c.p.exe = "/tmp/x (deleted-ish)";
+	c.p.argv0 = "/usr/libexec/qemu-kvm";
+	EXPECT_EQ(qemu_match(c.p, pol), "cmdline");
+	EXPECT_EQ(classify(c.t, c.p, pol), (Verdict{Class::VmService, Reason::VmService}));
+
+	// The main thread and vhost workers are vm-service.
+	T main_thread = task(800, 800, "qemu-system-x86");
+	EXPECT_EQ(classify(main_thread.t, main_thread.p, pol).cls, Class::VmService);
+	T vhost = task(800, 830, "qemu-system-x86", "vhost-800");
+	EXPECT_EQ(classify(vhost.t, vhost.p, pol).cls, Class::VmService);
+
+	// Not QEMU: a thread called "CPU 0/KVM" elsewhere is just a task.
+	T fake = task(900, 901, "myapp", "CPU 0/KVM");
+	EXPECT_EQ(classify(fake.t, fake.p, pol).cls, Class::Batch);
+	T kvmtool = task(910, 910, "kvm");
+	EXPECT_EQ(classify(kvmtool.t, kvmtool.p, pol).cls, Class::Batch);
+	pol.extra_vm_names = {"kvm"};
+	EXPECT_EQ(classify(kvmtool.t, kvmtool.p, pol).cls, Class::VmService);
+	pol.detect_vms = false;
+	EXPECT_EQ(classify(a.t, a.p, pol).cls, Class::Batch);
+}
+
+TEST(Classify, RuleOrderFirstMatchWins)
+{
+	ClassifyPolicy pol;
+	pol.default_class = Class::Host;
+	Rule crit = rule(Class::Critical, "critical");
+	crit.comm = Matcher("sshd|kubelet");
+	Rule batch_uid = rule(Class::Batch, "uid 1000");
+	batch_uid.uids = {1000, 1001};
+	Rule batch_cg = rule(Class::Batch, "batch slice");
+	batch_cg.cgroup = "/batch.slice";
+	Rule thread_rule = rule(Class::Exempt, "gc threads");
+	thread_rule.thread = Matcher("GC Thread#[0-9]+");
+	thread_rule.comm = Matcher("java");
+	pol.rules = {crit, thread_rule, batch_uid, batch_cg};
+
+	T sshd = task(100, 100, "sshd");
+	sshd.p.uid = 1000; // would match uid rule too: critical comes first
+	EXPECT_EQ(classify(sshd.t, sshd.p, pol), (Verdict{Class::Critical, Reason::Rule, 0}));
+
+	T user = task(200, 200, "make");
+	user.p.uid = 1001;
+	EXPECT_EQ(classify(user.t, user.p, pol), (Verdict{Class::Batch, Reason::Rule, 2}));
+
+	T job = task(300, 300, "stress");
+	job.p.cgroup = "/batch.slice/job-1.scope";
+	EXPECT_EQ(classify(job.t, job.p, pol).rule, 3);
+
+	T gc = task(400, 401, "java", "GC Thread#3");
+	EXPECT_EQ(classify(gc.t, gc.p, pol), (Verdict{Class::Exempt, Reason::Rule, 1}));
+	T other = task(400, 402, "java", "http-worker");
+	EXPECT_EQ(classify(other.t, other.p, pol), (Verdict{Class::Host, Reason::Default}));
+
+	// Reordering changes the answer.
+	std::swap(pol.rules[0], pol.rules[2]);
+	EXPECT_EQ(classify(sshd.t, sshd.p, pol).cls, Class::Batch);
+}
+
+TEST(Classify, AllFieldsOfARuleMustMatch)
+{
+	ClassifyPolicy pol;
+	Rule r = rule(Class::Batch, "and");
+	r.comm = Matcher("worker");
+	r.exe = Matcher("/opt/.*");
+	r.cmdline = Matcher(".*--batch.*");
+	r.uids = {1000};
+	pol.rules = {r};
+	T t = task(100, 100, "worker");
+	t.p.exe = "/opt/worker";
+	t.p.cmdline = "/opt/worker --batch --n 3";
+	t.p.uid = 1000;
+	EXPECT_EQ(classify(t.t, t.p, pol).cls, Class::Batch);
+	t.p.uid = 0;
+	EXPECT_EQ(classify(t.t, t.p, pol).cls, Class::Host);
+	t.p.uid = 1000;
+	t.p.cmdline = "/opt/worker";
+	EXPECT_EQ(classify(t.t, t.p, pol).cls, Class::Host);
+}
+
+TEST(Classify, ClassifyAllAgreesWithClassify)
+{
+	offl::testing::FakeProcTree tree;
+	offl::testing::generate_host(tree, 3000, 7);
+	Config cfg = parse_config(offl::testing::generated_host_config(), "gen.toml");
+	cfg.classify.self_tgid = 4;
+	Snapshot snap = ProcFs(tree.root()).scan();
+	ASSERT_GE(snap.tasks.size(), 3000u);
+	std::vector<Verdict> all = classify_all(snap, cfg.classify);
+	ASSERT_EQ(all.size(), snap.tasks.size());
+	std::array<size_t, kNumClasses> per{};
+	for (size_t i = 0; i < snap.tasks.size(); i++) {
+		const TaskInfo &t = snap.tasks[i];
+		ASSERT_EQ(all[i], classify(t, snap.process_of(t), cfg.classify)) << "task " << t.tid;
+		per[static_cast<size_t>(all[i].cls)]++;
+	}
+	// Every class shows up in a generated host.
+	for (Class c : kAllClasses)
+		EXPECT_GT(per[static_cast<size_t>(c)], 0u) << class_name(c);
+}
+
+TEST(Classify, DescribeNamesTheRuleAndItsLine)
+{
+	Config cfg = parse_config("[[rule]]\nname = \"critical\"\nclass = \"critical\"\ncomm = \"sshd\"\n", "/etc/x.toml");
+	T s = task(100, 100, "sshd");
+	Verdict v = classify(s.t, s.p, cfg.classify);
+	std::string d = describe(v, s.t, s.p, cfg.classify);
+	EXPECT_NE(d.find("\"critical\""), std::string::npos) << d;
+	EXPECT_NE(d.find("/etc/x.toml:1"), std::string::npos) << d;
+
+	T vcpu = task(800, 801, "qemu-system-x86", "CPU 2/KVM");
+	v = classify(vcpu.t, vcpu.p, cfg.classify);
+	d = describe(v, vcpu.t, vcpu.p, cfg.classify);
+	EXPECT_NE(d.find("vCPU 2"), std::string::npos) << d;
+	EXPECT_NE(d.find("comm"), std::string::npos) << d;
+}
+
+TEST(Classify, ClassNames)
+{
+	for (Class c : kAllClasses)
+		EXPECT_EQ(class_from_name(class_name(c)), c);
+	EXPECT_FALSE(class_from_name("offline"));
+}
