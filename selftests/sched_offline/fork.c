@@ -17,12 +17,13 @@ static int child_policy_nice(int *nice)
 	if (pid == 0) {
 		int n = getpriority(PRIO_PROCESS, 0);
 
-		_exit((sched_getscheduler(0) & 0xf) | ((n + 20) << 4));
+		/* Exit status: bit 7 = offline, low bits = nice + 20 */
+		_exit((sched_getscheduler(0) == SCHED_OFFLINE ? 128 : 0) | (n + 20));
 	}
 	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
 		return -1;
-	*nice = (WEXITSTATUS(status) >> 4) - 20;
-	return WEXITSTATUS(status) & 0xf;
+	*nice = (WEXITSTATUS(status) & 127) - 20;
+	return WEXITSTATUS(status) & 128 ? SCHED_OFFLINE : SCHED_OTHER;
 }
 
 TEST(fork_inherits)
@@ -130,9 +131,15 @@ TEST(policy_flapping_under_load)
 		total += f[i].flips;
 	}
 	TH_LOG("%lu policy changes in 2 s", total);
-	/* Every flapper made progress */
-	for (i = 0; i < 2 * n; i++)
+	/*
+	 * The online threads that flip the hogs made progress. The
+	 * self-flippers may starve while offline behind online hogs: that
+	 * is the class working, so only their completion is checked.
+	 */
+	for (i = 0; i < n; i++)
 		EXPECT_LT(10, f[i].flips);
+	for (i = n; i < 2 * n; i++)
+		EXPECT_LT(0, f[i].flips);
 }
 
 TEST_HARNESS_MAIN

@@ -169,8 +169,8 @@ static inline uint64_t task_runtime(pid_t pid)
 }
 
 /*
- * A CPU hog in a child process: pinned to @cpu unless it is negative, in
- * @policy at @nice. It dies with the parent.
+ * A CPU hog in a child process, in @policy at @nice: pinned to @cpu, or
+ * free to run on every CPU when @cpu is negative. It dies with the parent.
  */
 static inline pid_t spawn_hog(int cpu, int policy, int nice)
 {
@@ -182,7 +182,7 @@ static inline pid_t spawn_hog(int cpu, int policy, int nice)
 		volatile unsigned long spin = 0;
 
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (cpu >= 0 && pin_to_cpu(0, cpu))
+		if (cpu >= 0 ? pin_to_cpu(0, cpu) : unpin(0))
 			_exit(2);
 		if (set_policy_full(0, policy, nice, 0, 0))
 			_exit(3);

@@ -16,7 +16,7 @@
 #define TIMEOUT_S	5
 
 static _Atomic uint32_t futex_word;
-static atomic_int owner_tid, locked, owner_done;
+static atomic_int owner_tid, locked, go, owner_done;
 
 static long futex(_Atomic uint32_t *uaddr, int op, const struct timespec *ts)
 {
@@ -45,6 +45,9 @@ static void *owner(void *arg)
 	if (!atomic_compare_exchange_strong(&futex_word, &zero, gettid()))
 		return (void *)2;
 	atomic_store(&locked, 1);
+	/* The critical section starts once the online hogs are up */
+	while (!atomic_load(&go))
+		sleep_ns(1000000);
 	start = thread_cpu_ns();
 	while (thread_cpu_ns() - start < CRITICAL_NS)
 		;
@@ -77,6 +80,7 @@ TEST(fair_waiter_lifts_offline_owner)
 	for (i = 0; i < n; i++)
 		hogs[i] = spawn_hog(i, SCHED_OTHER, 0);
 	sleep_ns(50000000);
+	atomic_store(&go, 1);
 	before = task_runtime(atomic_load(&owner_tid));
 	sleep_ns(200000000);
 	starved = task_runtime(atomic_load(&owner_tid)) - before;
