@@ -23,6 +23,8 @@ take_cpu_lock() {
 		local t0=$SECONDS
 		flock 9
 		note "got $CPU_LOCK after $((SECONDS - t0)) s"
+		# test-all.sh reports stage times without the time spent waiting
+		[ -z "${CPU_LOCK_WAIT_LOG:-}" ] || echo $((SECONDS - t0)) >>"$CPU_LOCK_WAIT_LOG"
 	fi
 	export SCHED_OFFLINE_CPU_LOCK=$CPU_LOCK
 }
