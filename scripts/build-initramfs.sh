@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Build build/initramfs.cpio.gz: busybox-static, /init (scripts/guest/init),
 # the static selftests under /selftests, cyclictest, hackbench and chrt (with
-# their shared libraries and the loader), and build/userspace/offlinectl when
-# it exists.
+# their shared libraries and the loader), and, when build/userspace/offlinectl
+# exists, everything in build/userspace/ under /opt/offlinectl (offlinectl
+# also on PATH; the agent's e2e test runs as /opt/offlinectl/agent_e2e.sh).
 #
 #   EXTRA_BINS="/usr/bin/foo ..."  more host binaries (+ libs) into /usr/bin
 #   INCLUDE_FAIL_DEMO=1            build the always-failing selftest too
@@ -55,8 +56,17 @@ for b in cyclictest hackbench chrt ${EXTRA_BINS:-}; do
 done
 [ -e "$stage/usr/bin/chrt" ] || warn "no chrt in the guest"
 
+# the agent and whatever its build put beside it (e2e script, helper, config)
 if [ -x "$top/build/userspace/offlinectl" ]; then
-	add_bin "$top/build/userspace/offlinectl" /usr/bin/offlinectl
+	for f in "$top"/build/userspace/*; do
+		[ -f "$f" ] || continue
+		if file -L "$f" | grep -q ELF; then
+			add_bin "$f" "/opt/offlinectl/$(basename "$f")"
+		else
+			install -D -m "$(stat -c %a "$f")" "$f" "$stage/opt/offlinectl/$(basename "$f")"
+		fi
+	done
+	ln -s /opt/offlinectl/offlinectl "$stage/usr/bin/offlinectl"
 else
 	note "build/userspace/offlinectl not built: guest has no agent"
 fi
