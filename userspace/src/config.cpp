@@ -66,12 +66,111 @@ std::optional<uid_t> lookup_user(std::string_view name, const std::string &passw
 
 namespace {
 
+// toml++ 3.3 (Debian 12) reaches __builtin_unreachable() when it asks
+// "is this whitespace?" about some non-ASCII code points (upstream issue
+// marzer/tomlplusplus#295, found again by our fuzz target): undefined
+// behaviour on a typo such as a stray "é".  Those code points are refused
+// here, before toml++ sees them, wherever toml++ may ask that question:
+// outside comments and single-line or literal strings.
+bool tomlpp_whitespace_ub(char32_t c)
+{
+	if (c < 0xA0 || c > 0xFEFF)
+		return false;
+	const uint64_t child = (static_cast<uint64_t>(c) - 0xA0) / 0x3FA;
+	if ((1ULL << child) & 0x7FFFFFFFFFFFF75EULL)
+		return false;
+	if (c == 0xA0 || c == 0x3000 || c == 0xFEFF)
+		return false;
+	return child != 5 && child != 7; // those have explicit cases
+}
+
+void check_toml_text(std::string_view s, const std::string &path)
+{
+	enum { Normal, Comment, Basic, Literal, MlBasic, MlLiteral } st = Normal;
+	int line = 1;
+	for (size_t i = 0; i < s.size(); i++) {
+		const unsigned char ch = static_cast<unsigned char>(s[i]);
+		if (ch == '\n') {
+			line++;
+			if (st == Comment || st == Basic || st == Literal)
+				st = Normal;
+			continue;
+		}
+		auto at = [&](std::string_view w) { return s.substr(i, w.size()) == w; };
+		switch (st) {
+		case Normal:
+			if (ch == '#')
+				st = Comment;
+			else if (at("\"\"\"")) {
+				st = MlBasic;
+				i += 2;
+			} else if (ch == '"')
+				st = Basic;
+			else if (at("'''")) {
+				st = MlLiteral;
+				i += 2;
+			} else if (ch == '\'')
+				st = Literal;
+			break;
+		case Comment:
+			continue;
+		case Basic:
+			if (ch == '\\' && i + 1 < s.size() && s[i + 1] != '\n')
+				i++;
+			else if (ch == '"')
+				st = Normal;
+			continue;
+		case Literal:
+			if (ch == '\'')
+				st = Normal;
+			continue;
+		case MlBasic:
+			if (ch == '\\') {
+				if (i + 1 < s.size() && s[i + 1] != '\n')
+					i++; // an escaped character (never a line end)
+				continue;
+			}
+			if (at("\"\"\"")) {
+				st = Normal;
+				i += 2;
+				continue;
+			}
+			break; // line-ending backslashes make toml++ test whitespace
+		case MlLiteral:
+			if (at("'''")) {
+				st = Normal;
+				i += 2;
+			}
+			continue;
+		}
+		if (ch < 0x80)
+			continue;
+		// Decode one UTF-8 sequence (toml++ reports malformed ones).
+		char32_t cp = 0;
+		size_t len = ch >= 0xF0 ? 4 : ch >= 0xE0 ? 3 : ch >= 0xC0 ? 2 : 1;
+		if (len == 1 || i + len > s.size())
+			continue;
+		cp = ch & (0x7F >> len);
+		for (size_t k = 1; k < len; k++)
+			cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+		if (tomlpp_whitespace_ub(cp)) {
+			char msg[128];
+			snprintf(msg, sizeof(msg),
+				 "character U+%04X is only supported in comments and strings",
+				 static_cast<unsigned>(cp));
+			throw ConfigError(path, line, msg);
+		}
+		i += len - 1;
+	}
+}
+
 class Parser {
 public:
 	Parser(const std::string &path, const ConfigParseOptions &opt) : path_(path), opt_(opt) {}
 
 	Config parse(std::string_view text)
 	{
+		check_toml_text(text, path_);
 		toml::table root;
 		try {
 			root = toml::parse(text, std::string_view(path_));

@@ -187,3 +187,16 @@ TEST(Config, MissingFile)
 		EXPECT_NE(std::string(e.what()).find("cannot open"), std::string::npos);
 	}
 }
+
+TEST(Config, NonAsciiThatTripsTomlppIsRefusedCleanly)
+{
+	// toml++ 3.3 hits __builtin_unreachable() on these (tomlplusplus#295).
+	EXPECT_NO_THROW(parse_config("# caf\xc3\xa9 \xc2\xa7\n[[rule]]\nname = \"caf\xc3\xa9\"\nclass = \"batch\"\n"
+				     "comm = 'x\xc2\xa7'\n",
+				     "x.toml"));
+	expect_error("[agent]\nstate_file = caf\xc3\xa9\n", 2, "U+00E9");
+	expect_error("\xef\xb9\xbf", 1, "U+FE7F");
+	expect_error("[[rule]]\nclass = \"batch\"\nname = \"\"\"\\\n\xc2\xa7\"\"\"\ncomm = \"x\"\n", 4, "U+00A7");
+	// Other non-ASCII outside strings is left to toml++ to report.
+	expect_error("\xe4\xb8\xad = 1\n", 1, "");
+}
