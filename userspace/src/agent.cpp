@@ -206,8 +206,8 @@ void Agent::finish()
 	}
 	size_t n = journal_.size();
 	ApplyStats st = restore();
-	log_.info("exiting; restored the policy of ", st.applied, " of ", n, " task(s) changed (",
-		  st.summary(), ")");
+	log_.info("exiting; restored the policy of ", st.applied, " of ", n, " task(s) the agent changed (",
+		  st.summary("restored"), ")");
 }
 
 } // namespace offl

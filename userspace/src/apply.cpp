@@ -162,10 +162,10 @@ void ApplyStats::add(Outcome o)
 	}
 }
 
-std::string ApplyStats::summary() const
+std::string ApplyStats::summary(const char *done) const
 {
 	std::ostringstream s;
-	s << applied << " changed";
+	s << applied << " " << done;
 	if (planned)
 		s << ", " << planned << " planned";
 	if (unchanged)

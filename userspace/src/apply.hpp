@@ -105,7 +105,7 @@ struct ApplyStats {
 	size_t planned = 0, applied = 0, unchanged = 0, changed = 0, vanished = 0, reused = 0, raced = 0,
 	       denied = 0, failed = 0;
 	void add(Outcome o);
-	std::string summary() const;
+	std::string summary(const char *done = "changed") const;
 };
 
 class Applier {

@@ -89,26 +89,57 @@ bool is_ovs_name(std::string_view base)
 
 Matcher::Matcher(std::string pattern) : pattern_(std::move(pattern))
 {
-	if (is_literal_alternation(pattern_)) {
-		std::string_view rest = pattern_;
+	// Validate with std::regex first, so every pattern gets the same
+	// error reporting whatever path matches it later.
+	auto re = std::make_shared<std::regex>(pattern_, std::regex::ECMAScript | std::regex::optimize);
+	std::string_view p = pattern_;
+	if (is_literal_alternation(p)) {
+		kind_ = Kind::Literals;
 		for (;;) {
-			size_t bar = rest.find('|');
-			literals_.emplace(rest.substr(0, bar));
+			size_t bar = p.find('|');
+			literals_.emplace(p.substr(0, bar));
 			if (bar == std::string_view::npos)
 				break;
-			rest.remove_prefix(bar + 1);
+			p.remove_prefix(bar + 1);
 		}
 		return;
 	}
-	regex_ = std::make_shared<std::regex>(pattern_, std::regex::ECMAScript | std::regex::optimize);
+	const bool lead = p.size() >= 2 && p.substr(0, 2) == ".*";
+	const bool trail = p.size() >= 2 && p.substr(p.size() - 2) == ".*" &&
+			   (p.size() < 3 || p[p.size() - 3] != '\\');
+	std::string_view mid = p.substr(lead ? 2 : 0);
+	if (trail && mid.size() >= 2)
+		mid.remove_suffix(2);
+	if ((lead || trail) && !mid.empty() && mid.find('|') == std::string_view::npos &&
+	    is_literal_alternation(mid)) {
+		lit_ = std::string(mid);
+		kind_ = lead && trail ? Kind::Contains : lead ? Kind::Suffix : Kind::Prefix;
+		regex_ = std::move(re); // for inputs with a newline ('.' stops there)
+		return;
+	}
+	kind_ = Kind::Regex;
+	regex_ = std::move(re);
 }
 
 bool Matcher::match(std::string_view s) const
 {
-	if (!regex_) {
-		// Heterogeneous lookup needs C++20 transparent hashing; a short
-		// std::string is cheap enough and keeps this portable.
+	switch (kind_) {
+	case Kind::Literals:
+		// A short std::string per lookup: cheaper than it sounds and
+		// portable (no heterogeneous lookup needed).
 		return literals_.count(std::string(s)) != 0;
+	case Kind::Prefix:
+	case Kind::Suffix:
+	case Kind::Contains:
+		if (s.find('\n') != std::string_view::npos)
+			break; // exact ECMAScript semantics: '.' does not match '\n'
+		if (kind_ == Kind::Prefix)
+			return s.size() >= lit_.size() && s.substr(0, lit_.size()) == lit_;
+		if (kind_ == Kind::Suffix)
+			return s.size() >= lit_.size() && s.substr(s.size() - lit_.size()) == lit_;
+		return s.find(lit_) != std::string_view::npos;
+	case Kind::Regex:
+		break;
 	}
 	if (s.size() > kMaxInput)
 		s = s.substr(0, kMaxInput);

@@ -39,9 +39,10 @@ std::optional<Class> class_from_name(std::string_view s);
 
 // A regular expression matched against the whole string (implicitly
 // anchored, like a shell pattern: "sshd" does not match "sshd-session").
-// Patterns that are a plain literal or an alternation of literals
-// ("sshd|libvirtd|kubelet") are matched with a hash set instead of
-// std::regex: that is what nearly every real rule looks like.
+// What nearly every real rule looks like is matched without std::regex:
+// a literal or an alternation of literals ("sshd|libvirtd|kubelet") with a
+// hash set, and "LIT.*", ".*LIT" and ".*LIT.*" with a prefix, suffix or
+// substring test.
 class Matcher {
 public:
 	// Throws std::regex_error on a bad pattern.
@@ -55,8 +56,11 @@ public:
 	static constexpr size_t kMaxInput = 4096;
 
 private:
+	enum class Kind : uint8_t { Literals, Prefix, Suffix, Contains, Regex };
 	std::string pattern_;
-	std::unordered_set<std::string> literals_; // used when !regex_
+	Kind kind_ = Kind::Literals;
+	std::unordered_set<std::string> literals_; // Literals
+	std::string lit_;                          // Prefix/Suffix/Contains
 	std::shared_ptr<std::regex> regex_;
 };
 

@@ -76,6 +76,22 @@ TEST(Matcher, RegexIsAnchored)
 	EXPECT_FALSE(any.match(std::string(100000, 'a')));
 }
 
+TEST(Matcher, FastPathsAgreeWithStdRegex)
+{
+	const std::vector<std::string> patterns = {"qemu.*", ".*KVM", ".*agent_e2e.*", "sshd|kubelet", "a",
+						   ".*", ".*a.*b.*", "(x|y).*", ".*-jar /opt/.*", "a\\.*"};
+	const std::vector<std::string> inputs = {"", "qemu", "qemu-kvm", "CPU 0/KVM", "KVM", "x agent_e2e.sh y",
+						 "agent_e2e", "sshd", "kubelet", "a", "ab", "a.", "a..",
+						 "java -jar /opt/app.jar", "line\nqemu", "qemu\nx", "x\nKVM",
+						 "ag\nent_e2e"};
+	for (const auto &pat : patterns) {
+		Matcher m(pat);
+		std::regex re(pat, std::regex::ECMAScript);
+		for (const auto &in : inputs)
+			EXPECT_EQ(m.match(in), std::regex_match(in, re)) << "pattern " << pat << " input " << in;
+	}
+}
+
 TEST(CgroupUnder, ComponentBoundaries)
 {
 	EXPECT_TRUE(cgroup_under("/batch.slice", "/batch.slice"));
