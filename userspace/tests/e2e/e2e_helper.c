@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * offlinectl-e2e-helper: the actors of the agent end-to-end test, one
+ * static binary that agent_e2e.sh copies under the names it needs.
+ *
+ *   qemu-system-x86_64 [-name guest=N,debug-threads=on] [-smp N] [--duty B:S]
+ *       a fake VM: threads "CPU 0/KVM".."CPU N-1/KVM" run a duty cycle of
+ *       B ms busy, S ms asleep; plus an "IO mon_iothread" thread
+ *   --mode hog [--threads N]       busy loop (batch work)
+ *   --mode daemon                  1 ms of work every 20 ms (host daemon)
+ *
+ * Without --mode the role comes from the program name ("qemu" -> vm,
+ * "hog" -> hog, anything else -> daemon).  Every role exits after
+ * --timeout seconds (default 600) and when its parent dies.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+static long busy_ms = 5, sleep_ms = 5;
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void spin_ms(long ms)
+{
+	long long end = now_ns() + ms * 1000000LL;
+	volatile unsigned long x = 0;
+
+	while (now_ns() < end)
+		for (int i = 0; i < 1000; i++)
+			x++;
+}
+
+static void sleep_for_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) != 0)
+		;
+}
+
+static void *vcpu_thread(void *arg)
+{
+	char name[16];
+
+	snprintf(name, sizeof(name), "CPU %ld/KVM", (long)arg);
+	prctl(PR_SET_NAME, name, 0, 0, 0);
+	for (;;) {
+		spin_ms(busy_ms);
+		sleep_for_ms(sleep_ms);
+	}
+	return NULL;
+}
+
+static void *io_thread(void *arg)
+{
+	(void)arg;
+	prctl(PR_SET_NAME, "IO mon_iothread", 0, 0, 0);
+	for (;;)
+		sleep_for_ms(100);
+	return NULL;
+}
+
+static void *hog_thread(void *arg)
+{
+	volatile unsigned long x = 0;
+
+	(void)arg;
+	for (;;)
+		x++;
+	return NULL;
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	_exit(0);
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = NULL;
+	const char *base = strrchr(argv[0], '/');
+	long smp = 4, threads = 1, timeout = 600;
+	pthread_t t;
+
+	base = base ? base + 1 : argv[0];
+	for (int i = 1; i < argc; i++) {
+		const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!strcmp(argv[i], "--mode") && next)
+			mode = argv[++i];
+		else if (!strcmp(argv[i], "-smp") && next)
+			smp = strtol(argv[++i], NULL, 10);
+		else if (!strcmp(argv[i], "--threads") && next)
+			threads = strtol(argv[++i], NULL, 10);
+		else if (!strcmp(argv[i], "--timeout") && next)
+			timeout = strtol(argv[++i], NULL, 10);
+		else if (!strcmp(argv[i], "--duty") && next) {
+			if (sscanf(argv[++i], "%ld:%ld", &busy_ms, &sleep_ms) != 2) {
+				fprintf(stderr, "--duty BUSY_MS:SLEEP_MS\n");
+				return 2;
+			}
+		}
+	}
+	if (!mode)
+		mode = strstr(base, "qemu") ? "vm" : strstr(base, "hog") ? "hog" : "daemon";
+	if (smp < 1 || smp > 256 || threads < 1 || threads > 256 || busy_ms < 0 || sleep_ms < 0) {
+		fprintf(stderr, "bad arguments\n");
+		return 2;
+	}
+
+	prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+	signal(SIGALRM, on_alarm);
+	alarm((unsigned)timeout);
+
+	if (!strcmp(mode, "vm")) {
+		for (long i = 0; i < smp; i++)
+			if (pthread_create(&t, NULL, vcpu_thread, (void *)i))
+				return 1;
+		if (pthread_create(&t, NULL, io_thread, NULL))
+			return 1;
+		for (;;)
+			pause();
+	} else if (!strcmp(mode, "hog")) {
+		for (long i = 1; i < threads; i++)
+			if (pthread_create(&t, NULL, hog_thread, NULL))
+				return 1;
+		hog_thread(NULL);
+	} else if (!strcmp(mode, "daemon")) {
+		for (;;) {
+			spin_ms(1);
+			sleep_for_ms(20);
+		}
+	}
+	fprintf(stderr, "unknown mode %s\n", mode);
+	return 2;
+}
