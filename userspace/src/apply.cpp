@@ -11,8 +11,8 @@ namespace offl {
 const char *change_kind_name(ChangeKind k)
 {
 	switch (k) {
-	case ChangeKind::MarkOffline: return "offline";
-	case ChangeKind::MarkOnline: return "online";
+	case ChangeKind::MarkOffline: return "mark offline";
+	case ChangeKind::MarkOnline: return "mark online";
 	case ChangeKind::Restore: return "restore";
 	}
 	return "?";

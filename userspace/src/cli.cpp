@@ -107,16 +107,6 @@ private:
 	std::string path_;
 };
 
-std::string pidfile_for(const Config &cfg)
-{
-	std::string dir = "/run/offlinectl";
-	if (!cfg.state_file.empty()) {
-		size_t slash = cfg.state_file.rfind('/');
-		dir = slash == std::string::npos ? "." : cfg.state_file.substr(0, slash);
-	}
-	return dir + "/agent.pid";
-}
-
 struct AgentArgs {
 	bool once = false;
 	bool dry_run = false;
@@ -138,7 +128,7 @@ int cmd_agent(const Globals &g, const AgentArgs &a, Logger &log)
 		log.warn("not running as root: only tasks of uid ", geteuid(), " can be changed");
 
 	PidLock lock;
-	if (!a.dry_run && !lock.acquire(pidfile_for(cfg), log))
+	if (!a.dry_run && !lock.acquire(agent_pidfile(cfg), log))
 		return kExitFailure;
 
 	AgentOptions opt;
@@ -313,7 +303,7 @@ int run_cli(int argc, char **argv)
 	app.add_option("--proc-root", g.proc_root, "read tasks from this /proc tree (testing; read-only commands and --dry-run)")
 		->type_name("DIR");
 	app.add_option("--passwd", g.passwd, "passwd file for user = \"name\" rules")->type_name("FILE");
-	app.add_flag("-v,--verbose", g.verbose, "more log output (repeat for debug)");
+	app.add_flag("-v,--verbose", g.verbose, "debug output (every change the agent makes)");
 	app.add_flag("-q,--quiet", g.quiet, "only warnings and errors");
 
 	AgentArgs aa;

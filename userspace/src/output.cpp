@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <fstream>
 #include <dirent.h>
 #include <sys/utsname.h>
 
@@ -39,6 +40,28 @@ KernelInfo collect_kernel_info(const ProcFs &procfs)
 	return k;
 }
 
+std::string agent_pidfile(const Config &cfg)
+{
+	std::string dir = "/run/offlinectl";
+	if (!cfg.state_file.empty()) {
+		size_t slash = cfg.state_file.rfind('/');
+		dir = slash == std::string::npos ? "." : cfg.state_file.substr(0, slash);
+	}
+	return dir + "/agent.pid";
+}
+
+pid_t running_agent(const ProcFs &procfs, const Config &cfg)
+{
+	std::ifstream in(agent_pidfile(cfg));
+	pid_t pid = 0;
+	if (!(in >> pid) || pid <= 0)
+		return 0;
+	auto comm = procfs.read_file(std::to_string(pid) + "/comm");
+	if (!comm || trim(*comm) != "offlinectl")
+		return 0;
+	return pid;
+}
+
 StatusData collect_status(const ProcFs &procfs, const Config &cfg, const std::string &version)
 {
 	StatusData s;
@@ -58,7 +81,11 @@ StatusData collect_status(const ProcFs &procfs, const Config &cfg, const std::st
 		s.journal_entries = journal.size();
 		s.journal_known = true;
 	}
+	s.state_file = cfg.state_file;
+	s.agent_pid = running_agent(procfs, cfg);
 	for (size_t i = 0; i < snap.tasks.size(); i++) {
+		if (v[i].cls == Class::Exempt && static_cast<size_t>(v[i].reason) < s.exempt_by_reason.size())
+			s.exempt_by_reason[static_cast<size_t>(v[i].reason)]++;
 		ClassCount &c = s.classes[static_cast<size_t>(v[i].cls)];
 		c.tasks++;
 		if (is_offline_policy(snap.tasks[i].policy, s.kernel.offline_policy))
@@ -91,9 +118,14 @@ void print_status(const StatusData &s, std::ostream &out)
 	snprintf(buf, sizeof(buf), "tasks:   %zu in %zu processes (scanned in %.1f ms)\n", s.tasks, s.processes,
 		 s.scan_ms);
 	out << buf;
+	out << "agent:   ";
+	if (s.agent_pid)
+		out << "running, pid " << s.agent_pid;
+	else
+		out << "not running";
 	if (s.journal_known)
-		out << "agent:   " << s.journal_entries << " task(s) currently changed by offlinectl\n";
-	out << "\n";
+		out << "; " << s.journal_entries << " task(s) changed by offlinectl (" << s.state_file << ")";
+	out << "\n\n";
 	snprintf(buf, sizeof(buf), "%-11s %-8s %7s %8s %8s\n", "CLASS", "POLICY", "TASKS", "OFFLINE", "PENDING");
 	out << buf;
 	for (Class c : kAllClasses) {
@@ -103,6 +135,15 @@ void print_status(const StatusData &s, std::ostream &out)
 			 cc.offline, cc.would_change);
 		out << buf;
 	}
+	std::string ex;
+	for (size_t r = 0; r < s.exempt_by_reason.size(); r++) {
+		if (!s.exempt_by_reason[r])
+			continue;
+		ex += (ex.empty() ? "" : ", ") + std::to_string(s.exempt_by_reason[r]) + " " +
+		      reason_name(static_cast<Reason>(r));
+	}
+	if (!ex.empty())
+		out << "exempt:  " << ex << "\n";
 	if (!s.vms.empty()) {
 		out << "\nVMs:\n";
 		for (const VmInfo &vm : s.vms) {
@@ -154,6 +195,12 @@ std::string status_json(const StatusData &s)
 	j["scan_ms"] = s.scan_ms;
 	if (s.journal_known)
 		j["changed_by_agent"] = s.journal_entries;
+	j["agent_pid"] = s.agent_pid ? json(s.agent_pid) : json(nullptr);
+	json exr = json::object();
+	for (size_t r = 0; r < s.exempt_by_reason.size(); r++)
+		if (s.exempt_by_reason[r])
+			exr[reason_name(static_cast<Reason>(r))] = s.exempt_by_reason[r];
+	j["exempt_by_reason"] = exr;
 	json classes = json::object();
 	for (Class c : kAllClasses) {
 		const ClassCount &cc = s.classes[static_cast<size_t>(c)];
@@ -226,7 +273,7 @@ std::optional<ExplainData> collect_explain(const ProcFs &procfs, const Config &c
 		et.action = v[i].cls == Class::Exempt ? Action::Keep : cfg.settings(v[i].cls).action;
 		if (auto c = plan_task(t, i, v[i], cfg, journal, offline_policy)) {
 			std::string to = policy_name(c->to_policy);
-			et.plan = std::string(change_kind_name(c->kind)) + ": " + policy_name(t.policy) + " -> " + to;
+			et.plan = std::string(policy_name(t.policy)) + " -> " + to + " (" + change_kind_name(c->kind) + ")";
 		}
 		if (t.tid == pid) {
 			e.tasks.insert(e.tasks.begin(), std::move(et));
@@ -262,7 +309,7 @@ void print_explain(const ExplainData &e, std::ostream &out)
 	out << "  why:      " << t.why << "\n";
 	out << "  action:   "
 	    << (t.verdict.cls == Class::Exempt ? "none (exempt)" : std::string(action_name(t.action)) + " class")
-	    << "; " << (t.plan.empty() ? "nothing to do" : "agent would " + t.plan) << "\n";
+	    << "; " << (t.plan.empty() ? "nothing to do" : "the agent would change " + t.plan) << "\n";
 	if (e.tasks.size() > 1) {
 		out << "  other threads of process " << p.tgid << ":\n";
 		char buf[256];

@@ -43,7 +43,15 @@ struct StatusData {
 	std::optional<SchedOfflineTable> cpus;
 	size_t journal_entries = 0; // tasks the agent changed (state file)
 	bool journal_known = false;
+	std::string state_file;
+	pid_t agent_pid = 0; // a running agent (pid file beside the state file)
+	std::array<size_t, 16> exempt_by_reason{}; // index: Reason
 };
+
+// The pid file a running agent holds: beside the state file.
+std::string agent_pidfile(const Config &cfg);
+// The pid of a running agent (pid file + /proc check), or 0.
+pid_t running_agent(const ProcFs &procfs, const Config &cfg);
 
 StatusData collect_status(const ProcFs &procfs, const Config &cfg, const std::string &version);
 void print_status(const StatusData &s, std::ostream &out);

@@ -118,6 +118,9 @@ TEST(Status, CountsVmsAndCpus)
 	EXPECT_EQ(j["vms"][0]["vcpus"].size(), 3u);
 	EXPECT_EQ(j["cpus"][1]["capacity"], 1024);
 	EXPECT_EQ(j["config"]["path"], "/etc/offlinectl/offlinectl.toml");
+	EXPECT_EQ(j["exempt_by_reason"]["kernel-thread"], 1);
+	EXPECT_EQ(j["exempt_by_reason"]["pid1"], 1);
+	EXPECT_TRUE(j["agent_pid"].is_null());
 }
 
 TEST(Status, WithoutSchedOffline)
@@ -164,7 +167,7 @@ TEST(Explain, VcpuThreadAndRule)
 	e = collect_explain(fs, cfg, 10, kSchedOffline);
 	ASSERT_TRUE(e);
 	EXPECT_EQ(e->tasks[0].verdict.cls, Class::Critical);
-	EXPECT_EQ(e->tasks[0].plan, "online: SCHED_OFFLINE -> SCHED_OTHER");
+	EXPECT_EQ(e->tasks[0].plan, "SCHED_OFFLINE -> SCHED_OTHER (mark online)");
 	auto j = nlohmann::json::parse(explain_json(*e));
 	EXPECT_EQ(j["tasks"][0]["class"], "critical");
 	EXPECT_EQ(j["tasks"][0]["rule"], 0);
@@ -212,4 +215,22 @@ TEST(Top, SampleOfAFakeTree)
 	EXPECT_EQ(s.tasks.begin()->second.cpu_ns, 5'000'000u);
 	EXPECT_EQ(s.tasks.begin()->second.cls, Class::Critical);
 	EXPECT_EQ(s.cpus.size(), 2u);
+}
+
+TEST(Status, RunningAgentFromPidFile)
+{
+	FakeProcTree tree;
+	add_simple(tree, 77, "offlinectl");
+	add_simple(tree, 78, "other");
+	Config cfg = default_config();
+	cfg.state_file = tree.root() + "/run/state.json";
+	EXPECT_EQ(agent_pidfile(cfg), tree.root() + "/run/agent.pid");
+	ProcFs fs(tree.root());
+	EXPECT_EQ(running_agent(fs, cfg), 0);
+	tree.write_file("run/agent.pid", "77\n");
+	EXPECT_EQ(running_agent(fs, cfg), 77);
+	tree.write_file("run/agent.pid", "78\n"); // stale: pid reused
+	EXPECT_EQ(running_agent(fs, cfg), 0);
+	tree.write_file("run/agent.pid", "garbage");
+	EXPECT_EQ(running_agent(fs, cfg), 0);
 }
