@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The per-CPU offline capacity in /proc/sched_offline: an online task that
+ * keeps CPU k busy 20%, 50% and 80% of the time makes CPU k's capacity
+ * about 0.8, 0.5 and 0.2 of 1024 (+-0.1) within a few periods of the
+ * change, while idle CPUs stay near 1024; offline work on a CPU does not
+ * lower its capacity.
+ */
+#include <sys/mman.h>
+#include "offline_util.h"
+#include "kselftest_harness.h"
+
+#define DUTY_PERIOD_NS	5000000ull	/* the online task's busy/sleep cycle */
+
+/* Column @col of CPU @cpu's line in /proc/sched_offline, by header name */
+static long offline_stat(int cpu, const char *col)
+{
+	char buf[16384], *line, *save = NULL, *tok, *s2;
+	int idx = -1, i;
+
+	if (read_file("/proc/sched_offline", buf, sizeof(buf)))
+		return -1;
+	line = strtok_r(buf, "\n", &save);
+	for (i = 0, tok = strtok_r(line, " ", &s2); tok;
+	     tok = strtok_r(NULL, " ", &s2), i++)
+		if (!strcmp(tok, col))
+			idx = i;
+	if (idx < 0)
+		return -1;
+	while ((line = strtok_r(NULL, "\n", &save))) {
+		char *f[32];
+		int n = 0;
+
+		for (tok = strtok_r(line, " ", &s2); tok && n < 32;
+		     tok = strtok_r(NULL, " ", &s2))
+			f[n++] = tok;
+		if (n > idx && atoi(f[0]) == cpu)
+			return atol(f[idx]);
+	}
+	return -1;
+}
+
+/* Median of a few capacity readings over @ns */
+static long capacity_of(int cpu, uint64_t ns)
+{
+	uint64_t v[5];
+	int i;
+
+	for (i = 0; i < 5; i++) {
+		v[i] = offline_stat(cpu, "capacity");
+		sleep_ns(ns / 5);
+	}
+	return permille(v, 5, 500);
+}
+
+/* Online worker: busy *duty per mille of each period, sleeps the rest */
+static pid_t spawn_duty(int cpu, volatile int *duty)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		uint64_t next = now_ns();
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		pin_to_cpu(0, cpu);
+		for (;;) {
+			uint64_t busy_until = next + DUTY_PERIOD_NS * *duty / 1000;
+			struct timespec ts;
+
+			while (now_ns() < busy_until)
+				;
+			next += DUTY_PERIOD_NS;
+			ts.tv_sec = next / 1000000000ull;
+			ts.tv_nsec = next % 1000000000ull;
+			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+		}
+	}
+	return pid;
+}
+
+TEST(capacity_follows_online_load)
+{
+	static const int duty[] = { 200, 500, 800, 200 };
+	int n = nr_cpus(), cpu = n - 1, i, other;
+	volatile int *shared;
+	pid_t worker;
+
+	if (!sched_offline_expected())
+		SKIP(return, "kernel built without SCHED_OFFLINE");
+	ASSERT_LE(3, n);
+	ASSERT_NE(-1, offline_stat(cpu, "capacity"));
+	pin_to_cpu(0, 0);
+
+	shared = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, shared);
+	*shared = duty[0];
+	worker = spawn_duty(cpu, shared);
+	ASSERT_LT(0, worker);
+
+	for (i = 0; i < 4; i++) {
+		long cap, want = 1024 - 1024 * duty[i] / 1000;
+
+		*shared = duty[i];
+		/* A few periods (10 ms by default) to converge */
+		sleep_ns(100000000);
+		cap = capacity_of(cpu, 200000000);
+		TH_LOG("online duty %d%%: capacity %ld (expected %ld +- 102), online_avg_pct %ld",
+		       duty[i] / 10, cap, want, offline_stat(cpu, "online_avg_pct"));
+		EXPECT_GE(102, labs(cap - want));
+	}
+	/* CPUs with nothing on them */
+	for (other = 1; other < cpu; other++) {
+		long cap = offline_stat(other, "capacity");
+
+		TH_LOG("idle CPU %d: capacity %ld", other, cap);
+		EXPECT_LE(1024 * 9 / 10, cap);
+	}
+	kill_all(&worker, 1);
+}
+
+TEST(offline_work_is_spare_capacity)
+{
+	int cpu = nr_cpus() - 1;
+	pid_t hog;
+	long cap;
+
+	if (!sched_offline_expected())
+		SKIP(return, "kernel built without SCHED_OFFLINE");
+	pin_to_cpu(0, 0);
+	hog = spawn_hog(cpu, SCHED_OFFLINE, 0);
+	sleep_ns(200000000);
+	cap = capacity_of(cpu, 200000000);
+	TH_LOG("CPU %d running an offline hog: capacity %ld", cpu, cap);
+	EXPECT_LE(1024 * 9 / 10, cap);
+	ASSERT_FALSE(child_failed(hog));
+	kill_all(&hog, 1);
+
+	hog = spawn_hog(cpu, SCHED_OTHER, 0);
+	sleep_ns(200000000);
+	cap = capacity_of(cpu, 200000000);
+	TH_LOG("CPU %d running an online hog: capacity %ld", cpu, cap);
+	EXPECT_GE(1024 / 10, cap);
+	kill_all(&hog, 1);
+}
+
+TEST_HARNESS_MAIN
