@@ -143,7 +143,11 @@ bool Matcher::match(std::string_view s) const
 	}
 	if (s.size() > kMaxInput)
 		s = s.substr(0, kMaxInput);
-	return std::regex_match(s.begin(), s.end(), *regex_);
+	try {
+		return std::regex_match(s.begin(), s.end(), *regex_);
+	} catch (const std::regex_error &) {
+		return false; // error_complexity/error_stack: no match, never a crash
+	}
 }
 
 bool cgroup_under(std::string_view path, std::string_view prefix)

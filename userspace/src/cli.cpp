@@ -48,7 +48,7 @@ struct UsageError : std::runtime_error {
 
 // Loads the config the user named, or the default file when it exists, or
 // the built-in defaults.  Throws ConfigError.
-Config load_effective_config(const Globals &g, Logger &log)
+Config load_effective_config(const Globals &g)
 {
 	ConfigParseOptions po;
 	po.passwd_path = g.passwd;
@@ -56,7 +56,6 @@ Config load_effective_config(const Globals &g, Logger &log)
 		return load_config(g.config, po);
 	if (access(kDefaultConfig, F_OK) == 0)
 		return load_config(kDefaultConfig, po);
-	log.debug("no ", kDefaultConfig, ": using built-in defaults");
 	return default_config();
 }
 
@@ -116,12 +115,14 @@ struct AgentArgs {
 
 int cmd_agent(const Globals &g, const AgentArgs &a, Logger &log)
 {
-	Config cfg = load_effective_config(g, log);
+	Config cfg = load_effective_config(g);
 	if (a.check_config) {
 		std::cout << (cfg.path.empty() ? std::string("built-in defaults") : cfg.path) << ": OK, "
 			  << cfg.classify.rules.size() << " rule(s)\n";
 		return kExitOk;
 	}
+	if (cfg.path.empty())
+		log.info("no ", kDefaultConfig, ": built-in defaults (batch offline; host tasks left as they are)");
 	if (!a.dry_run)
 		require_live_proc(g, "agent");
 	if (!a.dry_run && geteuid() != 0)
@@ -152,9 +153,9 @@ int cmd_agent(const Globals &g, const AgentArgs &a, Logger &log)
 	return run_agent_loop(agent, log);
 }
 
-int cmd_status(const Globals &g, bool as_json, Logger &log)
+int cmd_status(const Globals &g, bool as_json)
 {
-	Config cfg = load_effective_config(g, log);
+	Config cfg = load_effective_config(g);
 	ProcFs procfs(g.proc_root);
 	StatusData s = collect_status(procfs, cfg, OFFLINECTL_VERSION);
 	if (as_json)
@@ -166,7 +167,7 @@ int cmd_status(const Globals &g, bool as_json, Logger &log)
 
 int cmd_explain(const Globals &g, pid_t pid, bool as_json, Logger &log)
 {
-	Config cfg = load_effective_config(g, log);
+	Config cfg = load_effective_config(g);
 	cfg.classify.self_tgid = getpid();
 	ProcFs procfs(g.proc_root);
 	KernelInfo k = collect_kernel_info(procfs);
@@ -263,9 +264,9 @@ int cmd_set(const Globals &g, bool offline, const std::vector<pid_t> &pids, std:
 	return rc;
 }
 
-int cmd_top(const Globals &g, int iterations, double delay, Logger &log)
+int cmd_top(const Globals &g, int iterations, double delay)
 {
-	Config cfg = load_effective_config(g, log);
+	Config cfg = load_effective_config(g);
 	cfg.classify.self_tgid = getpid();
 	ProcFs procfs(g.proc_root);
 	KernelInfo k = collect_kernel_info(procfs);
@@ -370,7 +371,7 @@ int run_cli(int argc, char **argv)
 		if (*agent)
 			return cmd_agent(g, aa, log);
 		if (*status)
-			return cmd_status(g, status_json_flag, log);
+			return cmd_status(g, status_json_flag);
 		if (*explain)
 			return cmd_explain(g, explain_pid, explain_json_flag, log);
 		if (*run) {
@@ -392,7 +393,7 @@ int run_cli(int argc, char **argv)
 		if (*unset)
 			return cmd_set(g, false, unset_pids, std::nullopt, unset_thread, log);
 		if (*top)
-			return cmd_top(g, top_once ? 1 : top_n, top_delay, log);
+			return cmd_top(g, top_once ? 1 : top_n, top_delay);
 	} catch (const ConfigError &e) {
 		log.error(e.what());
 		return kExitUsage;

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cmath>
 #include <csignal>
+#include <exception>
 #include <poll.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
@@ -38,6 +39,17 @@ bool arm_timer(int tfd, double seconds)
 	return timerfd_settime(tfd, 0, &its, nullptr) == 0;
 }
 
+// A failed pass (out of memory, say) is logged and the next one tried:
+// dying here would leave the tasks changed with nobody to restore them.
+template <typename F> void guarded(Logger &log, const char *what, F &&f)
+{
+	try {
+		f();
+	} catch (const std::exception &e) {
+		log.error(what, " failed: ", e.what());
+	}
+}
+
 } // namespace
 
 void block_agent_signals()
@@ -62,7 +74,7 @@ int run_agent_loop(Agent &agent, Logger &log, std::vector<EventSource *> sources
 		 "; SIGHUP reloads ", agent.options().config_path.empty() ? "(built-in defaults)" : agent.options().config_path,
 		 ", SIGUSR1 resyncs, SIGTERM ", agent.options().keep_on_exit ? "exits" : "restores and exits");
 
-	agent.reconcile();
+	guarded(log, "resync", [&] { agent.reconcile(); });
 
 	std::vector<TaskEvent> events;
 	for (;;) {
@@ -134,9 +146,9 @@ int run_agent_loop(Agent &agent, Logger &log, std::vector<EventSource *> sources
 			}
 		}
 		if (resync)
-			agent.reconcile();
+			guarded(log, "resync", [&] { agent.reconcile(); });
 		else if (!pids.empty())
-			agent.reconcile_pids(pids);
+			guarded(log, "event reconcile", [&] { agent.reconcile_pids(pids); });
 	}
 }
 
