@@ -14,6 +14,8 @@
 
 SHELL := /bin/bash
 export INCLUDE_FAIL_DEMO ?= 0
+# the machine-wide "one heavy job at a time" lock (scripts/lib.sh uses it too)
+export CPU_LOCK ?= $(CURDIR)/build/.cpu.lock
 VMTEST_ARGS ?=
 
 .PHONY: all kernel kernel-debug kernel-off kernel-kasan kernel-unpatched \
@@ -56,7 +58,7 @@ agent:
 	set -e; \
 	mkdir -p build; \
 	cmake -S userspace -B $(AGENT_BUILD) -DCMAKE_BUILD_TYPE=Release; \
-	flock build/.cpu.lock cmake --build $(AGENT_BUILD) -j3; \
+	scripts/with-cpu-lock cmake --build $(AGENT_BUILD) -j3; \
 	bin=$$(find $(AGENT_BUILD) -name offlinectl -type f -perm -u+x | head -1); \
 	if [ -n "$$bin" ]; then mkdir -p build/userspace; cp "$$bin" build/userspace/offlinectl; fi; \
 	if [ ! -x build/userspace/offlinectl ]; then \
@@ -67,7 +69,7 @@ agent-test:
 	@if [ ! -f userspace/CMakeLists.txt ]; then \
 		echo "agent: userspace/CMakeLists.txt does not exist yet: skipped"; exit 77; fi
 	@$(MAKE) --no-print-directory agent
-	flock build/.cpu.lock ctest --test-dir $(AGENT_BUILD) --output-on-failure
+	scripts/with-cpu-lock ctest --test-dir $(AGENT_BUILD) --output-on-failure
 
 vmtest:
 	scripts/vmtest $(VMTEST_ARGS)

@@ -14,9 +14,28 @@ note() { echo "${0##*/}: $*" >&2; }
 # that holds the lock inherits it (SCHED_OFFLINE_CPU_LOCK is set), so nested
 # scripts do not deadlock on themselves.
 CPU_LOCK=${CPU_LOCK:-$top/build/.cpu.lock}
+# True when an ancestor of this shell holds the lock already, e.g. someone
+# ran `flock build/.cpu.lock scripts/build-kernel.sh ...`: taking it again
+# on a new open file would wait forever.
+cpu_lock_held_by_ancestor() {
+	local ino holders p=$$
+	ino=$(stat -c %i "$CPU_LOCK" 2>/dev/null) || return 1
+	holders=" $(awk -v ino="$ino" '$2 == "FLOCK" { n = split($6, a, ":"); if (a[n] == ino) printf "%s ", $5 }' /proc/locks 2>/dev/null)"
+	[ "$holders" != " " ] || return 1
+	while [ -n "$p" ] && [ "$p" -gt 1 ]; do
+		[[ $holders == *" $p "* ]] && return 0
+		p=$(awk '{ print $4 }' "/proc/$p/stat" 2>/dev/null)
+	done
+	return 1
+}
+
 take_cpu_lock() {
 	[ "${SCHED_OFFLINE_CPU_LOCK:-}" = "$CPU_LOCK" ] && return 0
 	mkdir -p "$(dirname "$CPU_LOCK")"
+	if cpu_lock_held_by_ancestor; then
+		export SCHED_OFFLINE_CPU_LOCK=$CPU_LOCK
+		return 0
+	fi
 	exec 9>>"$CPU_LOCK"
 	if ! flock -n 9; then
 		note "waiting for $CPU_LOCK (another kernel build or guest is running)"
