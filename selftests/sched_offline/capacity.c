@@ -101,12 +101,19 @@ TEST(capacity_follows_online_load)
 	for (i = 0; i < 4; i++) {
 		long cap, want = 1024 - 1024 * duty[i] / 1000;
 
+		uint64_t run0, t0, used;
+
 		*shared = duty[i];
 		/* A few periods (10 ms by default) to converge */
 		sleep_ns(100000000);
+		run0 = task_runtime(worker);
+		t0 = now_ns();
 		cap = capacity_of(cpu, 200000000);
-		TH_LOG("online duty %d%%: capacity %ld (expected %ld +- 102), online_avg_pct %ld",
-		       duty[i] / 10, cap, want, offline_stat(cpu, "online_avg_pct"));
+		used = (task_runtime(worker) - run0) * 1000 / (now_ns() - t0);
+		TH_LOG("online duty %d%% (measured %llu.%llu%%): capacity %ld (expected %ld +- 102), online_avg_pct %ld",
+		       duty[i] / 10, (unsigned long long)used / 10,
+		       (unsigned long long)used % 10, cap, want,
+		       offline_stat(cpu, "online_avg_pct"));
 		EXPECT_GE(102, labs(cap - want));
 	}
 	/* CPUs with nothing on them */
