@@ -157,7 +157,9 @@ wait_policy() { # wait_policy PID POLICY SECONDS
 start() { "$@" & pids="$pids $!"; last=$!; }
 
 # --- actors -----------------------------------------------------------------
-start "$WORK/qemu-system-x86_64" -name guest=e2e,debug-threads=on -smp "$ncpu" --duty 5:5 --timeout 300
+# vCPU i and hog i share CPU i (the vCPUs pinned one-to-one, as agent part 2
+# binds them), so what a vCPU gets depends on the hogs' class.
+start "$WORK/qemu-system-x86_64" -name guest=e2e,debug-threads=on -smp "$ncpu" --duty 5:5 --pin --timeout 300
 vm=$last
 start "$OFFLINECTL" -q run -- "$WORK/qemu-system-x86_64" -name guest=e2e-offline,debug-threads=on -smp 2 --duty 1:20 --timeout 300
 vm_off=$last
@@ -165,36 +167,52 @@ start "$WORK/e2e-hostd" --timeout 300
 hostd=$last
 start "$WORK/e2e-critical" --timeout 300
 crit=$last
-hogs=""
+# Every thread must exist before the hogs start: an offline process gets no
+# CPU once they run (on a SCHED_OFFLINE kernel), so it would create its
+# threads only after `agent --once` has come and gone.
 i=0
-while [ $i -lt "$ncpu" ]; do
-	start "$WORK/e2e-batch-hog" --timeout 300
-	hogs="$hogs $last"
+while { [ "$(vcpu_tids "$vm" | wc -l)" -lt "$ncpu" ] || [ "$(vcpu_tids "$vm_off" | wc -l)" -lt 2 ]; } &&
+	[ $i -lt 100 ]; do
+	sleep 0.1
 	i=$((i + 1))
 done
-sleep 1
-
-before_k=$(kthread_policies | sort)
 check "fake VM has $ncpu vCPU threads named 'CPU N/KVM'" [ "$(vcpu_tids "$vm" | wc -l)" -eq "$ncpu" ]
 check "VM started by 'offlinectl run' is offline ($OFF)" all_policy "$vm_off" "$OFF"
 
 vcpus=$(vcpu_tids "$vm")
-measure() { # prints "wait_per_mille hog_cpu_per_mille"
+hogs=""
+measure() { # prints "vcpu_run vcpu_wait hog_run", per mille of wall time, summed
+	r0=$(schedstat_sum 1 $vcpus)
 	w0=$(schedstat_sum 2 $vcpus)
 	h0=$(schedstat_sum 1 $(for h in $hogs; do tids "$h"; done))
 	t0=$(uptime_cs)
 	sleep "$MEASURE_S"
+	r1=$(schedstat_sum 1 $vcpus)
 	w1=$(schedstat_sum 2 $vcpus)
 	h1=$(schedstat_sum 1 $(for h in $hogs; do tids "$h"; done))
 	t1=$(uptime_cs)
 	wall_ns=$(((t1 - t0) * 10000000))
 	[ $wall_ns -gt 0 ] || wall_ns=1
-	echo "$(((w1 - w0) * 1000 / wall_ns)) $(((h1 - h0) * 1000 / wall_ns))"
+	echo "$(((r1 - r0) * 1000 / wall_ns)) $(((w1 - w0) * 1000 / wall_ns)) $(((h1 - h0) * 1000 / wall_ns))"
 }
 set -- $(measure)
-wait_before=$1
-hog_before=$2
-diag "before: vCPU run-queue wait $wait_before per mille of wall time (sum over vCPUs), hogs $hog_before per mille CPU"
+run_alone=$1
+wait_alone=$2
+diag "vCPUs alone:       run $run_alone, run-queue wait $wait_alone (per mille of wall time, sum over $ncpu vCPUs)"
+
+i=0
+while [ $i -lt "$ncpu" ]; do
+	start "$WORK/e2e-batch-hog" --cpu $i --timeout 300
+	hogs="$hogs $last"
+	i=$((i + 1))
+done
+sleep 0.5
+before_k=$(kthread_policies | sort)
+set -- $(measure)
+run_before=$1
+wait_before=$2
+hog_before=$3
+diag "with online hogs:  run $run_before, wait $wait_before; hogs run $hog_before"
 
 # --- agent --once -------------------------------------------------------------
 out=$("$OFFLINECTL" -c "$WORK/e2e.toml" agent --once 2>&1)
@@ -214,21 +232,32 @@ if [ "$E2E_SCOPE" = host ]; then
 	check "explain PID 1 says built-in exemption" sh -c "'$OFFLINECTL' -c '$WORK/e2e.toml' explain 1 | grep -q 'PID 1'"
 fi
 
+# The second VM was offline while the vCPUs ran alone; online now, it would
+# compete with them: stop it so the three measurements compare like with like.
+kill "$vm_off" 2>/dev/null
 set -- $(measure)
-wait_after=$1
-hog_after=$2
-diag "after:  vCPU run-queue wait $wait_after per mille, hogs $hog_after per mille CPU"
-if [ "$wait_before" -lt 20 ]; then
-	skip "vCPU wait drops with offline hogs (no contention measured before: $wait_before per mille)"
-elif [ "$OFF" = 8 ]; then
-	# Online work preempts SCHED_OFFLINE at once: what is left is the
-	# vCPUs' wait behind each other and the other actors.
-	check "vCPU run-queue wait at most half of before ($wait_after vs $wait_before per mille)" \
-		[ $((wait_after * 2)) -le "$wait_before" ]
+run_after=$1
+wait_after=$2
+hog_after=$3
+diag "with offline hogs: run $run_after, wait $wait_after; hogs run $hog_after"
+for t in $vcpus; do
+	diag "  vCPU $t ($(comm "$t")) on CPU $(grep Cpus_allowed_list "/proc/$t/status" | cut -f2): schedstat $(cat "/proc/$t/schedstat")"
+done
+"$OFFLINECTL" -c "$WORK/e2e.toml" top --once -d 1 2>&1 | sed 's/^/# /'
+# Ratios within this run (design s.5).  Seen in the 4-CPU TCG guest: the
+# vCPUs keep 84-94% of their alone run time beside offline hogs (SCHED_IDLE
+# hogs about the same there) and 64-70% beside online ones; on hardware the
+# offline case is ~100%.  Single-threaded TCG serves one guest CPU at a time,
+# so a woken vCPU also waits for QEMU to come back to its CPU when the others
+# are busy, whatever the hogs' class: the run-queue wait is reported, not
+# judged.
+if [ "$run_alone" -lt 100 ]; then
+	skip "vCPUs get their CPU back (they hardly ran alone: $run_alone per mille)"
 else
-	# SCHED_IDLE (weight 3, same queue) helps less: only require progress.
-	check "vCPU run-queue wait lower than before with SCHED_IDLE ($wait_after vs $wait_before per mille)" \
-		[ "$wait_after" -lt "$wait_before" ]
+	check "vCPUs with offline hogs keep >= 75% of their run time alone ($run_after vs $run_alone)" \
+		[ $((run_after * 100)) -ge $((run_alone * 75)) ]
+	check "vCPUs run >= 1.1x more with offline hogs than with online ones ($run_after vs $run_before)" \
+		[ $((run_after * 10)) -ge $((run_before * 11)) ]
 fi
 check "offline hogs still run in the vCPUs' idle time ($hog_after per mille)" [ "$hog_after" -ge 100 ]
 
@@ -252,7 +281,16 @@ echo 'this is [not toml' >"$WORK/daemon.toml"
 kill -HUP "$agent_pid"
 sleep 0.5
 check "daemon survives a bad SIGHUP reload" kill -0 "$agent_pid"
-check "bad reload is logged with file:line" grep -q "daemon.toml:1" "$WORK/agent.log"
+wait_log() { # wait_log PATTERN SECONDS
+	i=0
+	while [ $i -lt $(($2 * 10)) ]; do
+		grep -q "$1" "$WORK/agent.log" && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+check "bad reload is logged with file:line" wait_log "daemon.toml:1" 5
 start "$WORK/e2e-batch-hog" --timeout 300
 late2=$last
 check "old config still applied after the bad reload" wait_policy "$late2" "$OFF" 5

@@ -3,10 +3,11 @@
  * offlinectl-e2e-helper: the actors of the agent end-to-end test, one
  * static binary that agent_e2e.sh copies under the names it needs.
  *
- *   qemu-system-x86_64 [-name guest=N,debug-threads=on] [-smp N] [--duty B:S]
+ *   qemu-system-x86_64 [-name guest=N,debug-threads=on] [-smp N] [--duty B:S] [--pin]
  *       a fake VM: threads "CPU 0/KVM".."CPU N-1/KVM" run a duty cycle of
- *       B ms busy, S ms asleep; plus an "IO mon_iothread" thread
- *   --mode hog [--threads N]       busy loop (batch work)
+ *       B ms busy, S ms asleep (--pin: vCPU i on CPU i mod #CPUs, as a
+ *       one-to-one binding would); plus an "IO mon_iothread" thread
+ *   --mode hog [--threads N] [--cpu C]   busy loop (batch work), on CPU C
  *   --mode daemon                  1 ms of work every 20 ms (host daemon)
  *
  * Without --mode the role comes from the program name ("qemu" -> vm,
@@ -15,6 +16,7 @@
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +26,19 @@
 #include <unistd.h>
 
 static long busy_ms = 5, sleep_ms = 5;
+static int pin_vcpus;
+
+static void pin_to(long cpu)
+{
+	cpu_set_t set;
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		n = 1;
+	CPU_ZERO(&set);
+	CPU_SET((int)(cpu % n), &set);
+	sched_setaffinity(0, sizeof(set), &set); /* best effort */
+}
 
 static long long now_ns(void)
 {
@@ -57,6 +72,8 @@ static void *vcpu_thread(void *arg)
 
 	snprintf(name, sizeof(name), "CPU %ld/KVM", (long)arg);
 	prctl(PR_SET_NAME, name, 0, 0, 0);
+	if (pin_vcpus)
+		pin_to((long)arg);
 	for (;;) {
 		spin_ms(busy_ms);
 		sleep_for_ms(sleep_ms);
@@ -93,7 +110,7 @@ int main(int argc, char **argv)
 {
 	const char *mode = NULL;
 	const char *base = strrchr(argv[0], '/');
-	long smp = 4, threads = 1, timeout = 600;
+	long smp = 4, threads = 1, timeout = 600, cpu = -1;
 	pthread_t t;
 
 	base = base ? base + 1 : argv[0];
@@ -106,6 +123,10 @@ int main(int argc, char **argv)
 			smp = strtol(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--threads") && next)
 			threads = strtol(argv[++i], NULL, 10);
+		else if (!strcmp(argv[i], "--cpu") && next)
+			cpu = strtol(argv[++i], NULL, 10);
+		else if (!strcmp(argv[i], "--pin"))
+			pin_vcpus = 1;
 		else if (!strcmp(argv[i], "--timeout") && next)
 			timeout = strtol(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--duty") && next) {
@@ -135,6 +156,8 @@ int main(int argc, char **argv)
 		for (;;)
 			pause();
 	} else if (!strcmp(mode, "hog")) {
+		if (cpu >= 0)
+			pin_to(cpu);
 		for (long i = 1; i < threads; i++)
 			if (pthread_create(&t, NULL, hog_thread, NULL))
 				return 1;
