@@ -21,7 +21,9 @@ scripts/build-initramfs.sh
 note "built in $(fmt_secs $((SECONDS - t0)))"
 
 if [ -f bench/demo-guest.sh ]; then
-	job=(--add bench/demo-guest.sh:/demo.sh)
+	make -s -C bench/guest
+	job=(--add bench/demo-guest.sh:/demo.sh
+	     --add build/bench/guest/colo_demo:/usr/bin/colo_demo)
 else
 	note "bench/demo-guest.sh not there yet: running the placeholder demo"
 	job=(--add scripts/guest/demo-placeholder.sh:/demo.sh)
