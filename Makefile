@@ -47,8 +47,9 @@ initramfs:
 	scripts/build-initramfs.sh
 
 # The agent belongs to userspace/ (another work stream); this target only
-# drives its CMake build (which may place the binary itself), makes sure the
-# binary is at build/userspace/offlinectl and, for agent-test, runs ctest.  Exit 77 (skipped) while there is no
+# drives its CMake build (ccache'd; the project may place the binary itself),
+# makes sure the binary is at build/userspace/offlinectl and, for agent-test,
+# runs ctest.  agent-test exits 77 (skipped) while there is no
 # userspace/CMakeLists.txt yet.
 AGENT_BUILD := build/userspace-cmake
 agent:
@@ -57,7 +58,8 @@ agent:
 		exit 0; fi; \
 	set -e; \
 	mkdir -p build; \
-	cmake -S userspace -B $(AGENT_BUILD) -DCMAKE_BUILD_TYPE=Release; \
+	cmake -S userspace -B $(AGENT_BUILD) -DCMAKE_BUILD_TYPE=Release \
+		-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache; \
 	scripts/with-cpu-lock cmake --build $(AGENT_BUILD) -j3; \
 	bin=$$(find $(AGENT_BUILD) -name offlinectl -type f -perm -u+x | head -1); \
 	if [ -n "$$bin" ]; then mkdir -p build/userspace; cp "$$bin" build/userspace/offlinectl; fi; \
