@@ -29,7 +29,9 @@ result() { # NAME PASS|FAIL|SKIP TEXT
 	[ "$2" != FAIL ] || fail=1
 }
 
-"$top/scripts/prepare-kernel.sh" || { result prepare FAIL "series does not apply"; exit 1; }
+# build/linux changes under running builds otherwise: prepare under the lock
+"$top/scripts/with-cpu-lock" "$top/scripts/prepare-kernel.sh" ||
+	{ result prepare FAIL "series does not apply"; exit 1; }
 mapfile -t patches < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' kernel-patches/series 2>/dev/null)
 np=${#patches[@]}
 
@@ -101,11 +103,18 @@ check_bisect() {
 	fi
 }
 
-# file:line:col: warning: text -> file: warning: text (paths from the tree root)
+# file:line:col: warning: text -> file: warning: text (paths from the tree
+# root).  A header's warnings repeat once per file that includes it, and a
+# new file that includes sched.h repeats them again: count those once.
 norm_warnings() {
-	grep -E '^[^ :]+\.[ch]:[0-9]+(:[0-9]+)?: (warning|error):' "$1" |
+	local all
+	all=$(grep -E '^[^ :]+\.[ch]:[0-9]+(:[0-9]+)?: (warning|error):' "$1" |
 		sed -E -e 's#^.*/build/linux(-base)?/##' -e 's#^(\.\./)+linux(-base)?/##' \
-			-e 's#:[0-9]+(:[0-9]+)?: #: #' | LC_ALL=C sort
+			-e 's#:[0-9]+(:[0-9]+)?: #: #')
+	{
+		grep -v '^[^:]*\.h: ' <<<"$all"
+		grep '^[^:]*\.h: ' <<<"$all" | LC_ALL=C sort -u
+	} | grep . | LC_ALL=C sort
 }
 
 check_warnings() {
@@ -127,7 +136,13 @@ check_warnings() {
 	if [ -z "$new" ]; then
 		result warnings PASS "kernel/sched/ W=1 + sparse: $np_ warnings patched, $nb unpatched, none new"
 	else
-		echo "$new" | head -30 | sed 's/^/    /'
+		# the new ones with their line numbers, from the raw log
+		local f m
+		sort -u <<<"$new" | while IFS= read -r w; do
+			f=${w%%: *}; m=${w#*: }
+			grep -F "$f:" "$logdir/warnings-w1.log" | grep -F -- "$m" |
+				sed -E 's#^.*/build/linux/##; s#^(\.\./)+linux/##' | sort -u | head -10
+		done | sed 's/^/    /'
 		result warnings FAIL "$(grep -c . <<<"$new") new W=1/sparse warnings in kernel/sched/ (logs: $logdir/warnings-*.log)"
 	fi
 }
