@@ -10,6 +10,7 @@
 #                unpatched build: must be a zero delta
 #
 #   scripts/check-series.sh [checkpatch|bisect|warnings|bloat ...]  (default: all)
+#   BISECT_FROM=K   build only prefixes K..N (e.g. after changing patch K)
 #
 # Builds take build/.cpu.lock (through build-kernel.sh).
 set -uo pipefail
@@ -83,7 +84,8 @@ check_bisect() {
 		git -C build/linux worktree add -q --detach "$wt" base || {
 			result bisect FAIL "cannot create worktree $wt"; return; }
 	fi
-	for ((k = 1; k <= np; k++)); do
+	local from=${BISECT_FROM:-1}
+	for ((k = from; k <= np; k++)); do
 		rev=$(git -C build/linux rev-parse "HEAD~$((np - k))")
 		git -C "$wt" checkout -q -f --detach "$rev"
 		git -C "$wt" clean -q -fdx
@@ -97,7 +99,11 @@ check_bisect() {
 		fi
 	done
 	if [ $bad = 0 ]; then
-		result bisect PASS "all $np prefixes of the series build"
+		if [ "$from" = 1 ]; then
+			result bisect PASS "all $np prefixes of the series build"
+		else
+			result bisect PASS "prefixes $from..$np of the series build (BISECT_FROM=$from)"
+		fi
 	else
 		result bisect FAIL "$bad of $np prefixes do not build"
 	fi
