@@ -10,21 +10,6 @@
 #include "offline_util.h"
 #include "kselftest_harness.h"
 
-static int task_cpu(pid_t pid)
-{
-	char buf[1024], *p;
-	int i;
-
-	snprintf(buf, sizeof(buf), "/proc/%d/stat", pid);
-	if (read_file(buf, buf, sizeof(buf)))
-		return -1;
-	p = strrchr(buf, ')');
-	/* field 39 is the CPU; p points at field 2's end */
-	for (i = 2; p && i < 39; i++)
-		p = strchr(p + 1, ' ');
-	return p ? atoi(p + 1) : -1;
-}
-
 /* Did @pid get CPU time over @ns? */
 static bool runs(pid_t pid, uint64_t ns)
 {

@@ -140,6 +140,28 @@ static inline int unpin(pid_t pid)
 }
 
 /* sum_exec_runtime and run_delay of a task, in ns; false if it is gone */
+/* The CPU @pid last ran on (field 39 of /proc/<pid>/stat), -1 if unknown */
+static inline int task_cpu(pid_t pid)
+{
+	char buf[1024], *p;
+	int field, cpu = -1;
+	FILE *f;
+
+	snprintf(buf, sizeof(buf), "/proc/%d/stat", pid);
+	f = fopen(buf, "r");
+	if (!f)
+		return -1;
+	p = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	/* comm may hold spaces: count fields after its closing ')' (field 2) */
+	p = p ? strrchr(buf, ')') : NULL;
+	for (field = 2; p && field < 39; field++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		cpu = atoi(p + 1);
+	return cpu;
+}
+
 static inline bool read_schedstat(pid_t pid, uint64_t *run, uint64_t *delay)
 {
 	char path[64];
