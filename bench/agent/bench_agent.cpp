@@ -7,17 +7,32 @@
 //   BM_ClassifyOnly      classification of 10,000 parsed tasks (<= 5 ms)
 //   BM_Plan              plan (what to change) for 10,000 classified tasks
 //   BM_ParseStat         one /proc/<pid>/stat line
+//   BM_PlacementPlan     vCPU placement for 100 VMs on 256 CPUs (2 NUMA
+//                        nodes, 4 reserved host CPUs), from scratch, at
+//                        overcommit ratio 1 (one-to-one) and 2 (ranges)
+//   BM_PlacementReplan   the same after one more VM starts (the event
+//                        path: the previous plan is kept where valid)
+//   BM_EventReconcile    one process event on the 10,000-task host:
+//                        Agent::reconcile_pids() re-reads that process,
+//                        classifies it and applies its policy (through a
+//                        fake SystemOps: the agent's own cost, no syscalls)
 // The tree lives in $TMPDIR (use a tmpfs for numbers close to /proc, which
 // is memory-backed too).
+#include "agent.hpp"
 #include "apply.hpp"
 #include "classify.hpp"
 #include "config.hpp"
 #include "fake_proc.hpp"
+#include "fake_sysops.hpp"
+#include "log.hpp"
+#include "placement.hpp"
 #include "procfs.hpp"
+#include "topology.hpp"
 
 #include <benchmark/benchmark.h>
 
 #include <memory>
+#include <sstream>
 
 using namespace offl;
 
@@ -128,6 +143,102 @@ void BM_ParseStat(benchmark::State &state)
 	}
 }
 BENCHMARK(BM_ParseStat);
+
+// 100 VMs of 1, 2, 4 and 2 vCPUs (225 vCPUs), oldest first
+std::vector<VmRequest> hundred_vms(size_t n = 100)
+{
+	static const int sizes[] = {1, 2, 4, 2};
+	std::vector<VmRequest> vms;
+	for (size_t i = 0; i < n; i++) {
+		VmRequest r;
+		r.tgid = static_cast<pid_t>(10000 + i);
+		r.start_time = 1000 + i;
+		r.name = "vm" + std::to_string(i);
+		for (int v = 0; v < sizes[i % 4]; v++)
+			r.vcpus.push_back(v);
+		vms.push_back(std::move(r));
+	}
+	return vms;
+}
+
+PlacementPolicy policy_with_ratio(const Topology &topo, double ratio)
+{
+	PlacementPolicy pol;
+	pol.ratio = ratio;
+	pol.reserved = spread_reserved(topo, 4);
+	return pol;
+}
+
+void BM_PlacementPlan(benchmark::State &state)
+{
+	Topology topo = uniform_topology(2, 128);
+	PlacementPolicy pol = policy_with_ratio(topo, static_cast<double>(state.range(0)));
+	std::vector<VmRequest> vms = hundred_vms();
+	size_t unplaced = 0;
+	for (auto _ : state) {
+		PlacementPlan p = plan_placement(topo, pol, vms, {});
+		unplaced = p.unplaced();
+		benchmark::DoNotOptimize(p.vms.data());
+	}
+	state.counters["vms"] = static_cast<double>(vms.size());
+	state.counters["unplaced"] = static_cast<double>(unplaced);
+}
+BENCHMARK(BM_PlacementPlan)->Arg(1)->Arg(2)->Unit(benchmark::kMicrosecond);
+
+void BM_PlacementReplan(benchmark::State &state)
+{
+	Topology topo = uniform_topology(2, 128);
+	PlacementPolicy pol = policy_with_ratio(topo, static_cast<double>(state.range(0)));
+	std::vector<VmRequest> vms = hundred_vms(99);
+	PlacementPlan before = plan_placement(topo, pol, vms, {});
+	vms = hundred_vms(100);
+	size_t kept = 0;
+	for (auto _ : state) {
+		PlacementPlan p = plan_placement(topo, pol, vms, before.vms);
+		kept = p.kept;
+		benchmark::DoNotOptimize(p.vms.data());
+	}
+	state.counters["kept"] = static_cast<double>(kept);
+}
+BENCHMARK(BM_PlacementReplan)->Arg(1)->Arg(2)->Unit(benchmark::kMicrosecond);
+
+void BM_EventReconcile(benchmark::State &state)
+{
+	World &w = world();
+	offl::testing::FakeSystemOps ops;
+	for (const TaskInfo &t : w.snap.tasks)
+		ops.add(t.tid, t.tgid, t.start_time, t.policy < 0 ? 0 : t.policy, t.nice);
+	// a batch process: the event changes its policy
+	pid_t target = 0;
+	std::vector<Verdict> v = classify_all(w.snap, w.cfg.classify);
+	for (size_t i = 0; i < w.snap.tasks.size() && !target; i++)
+		if (v[i].cls == Class::Batch)
+			target = w.snap.tasks[i].tgid;
+	if (!target) {
+		state.SkipWithError("no batch process in the generated host");
+		return;
+	}
+	AgentOptions o;
+	o.proc_root = w.tree.root();
+	o.keep_on_exit = true;
+	Config cfg = w.cfg;
+	cfg.state_file = "";
+	std::ostringstream logs, plan_out;
+	Logger log(logs, LogLevel::Error);
+	Agent agent(o, cfg, ops, log, plan_out);
+	size_t changes = 0;
+	for (auto _ : state) {
+		state.PauseTiming();
+		for (auto &[tid, t] : ops.tasks)
+			if (t.tgid == target)
+				t.attr.policy = 0; // the process was just (re)started online
+		state.ResumeTiming();
+		ReconcileReport r = agent.reconcile_pids({target});
+		changes = r.changes;
+	}
+	state.counters["changes"] = static_cast<double>(changes);
+}
+BENCHMARK(BM_EventReconcile)->Unit(benchmark::kMicrosecond);
 
 } // namespace
 
