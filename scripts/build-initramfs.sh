@@ -3,7 +3,9 @@
 # the static selftests under /selftests, cyclictest, hackbench and chrt (with
 # their shared libraries and the loader), and, when build/userspace/offlinectl
 # exists, everything in build/userspace/ under /opt/offlinectl (offlinectl
-# also on PATH; the agent's e2e test runs as /opt/offlinectl/agent_e2e.sh).
+# also on PATH; the agent's e2e test runs as /opt/offlinectl/agent_e2e.sh),
+# and schedlat (userspace/bpf) as /usr/bin/schedlat with its test under
+# /opt/schedlat.
 #
 #   EXTRA_BINS="/usr/bin/foo ..."  more host binaries (+ libs) into /usr/bin
 #   INCLUDE_FAIL_DEMO=1            build the always-failing selftest too
@@ -69,6 +71,14 @@ if [ -x "$top/build/userspace/offlinectl" ]; then
 	ln -s /opt/offlinectl/offlinectl "$stage/usr/bin/offlinectl"
 else
 	note "build/userspace/offlinectl not built: guest has no agent"
+fi
+
+# the libbpf tool (userspace/bpf, static) and its in-guest test
+if make -s -C "$top/userspace/bpf" >&2; then
+	add_bin "$top/build/bpf/schedlat" /usr/bin/schedlat
+	install -D -m 755 "$top/userspace/bpf/schedlat_test.sh" "$stage/opt/schedlat/schedlat_test.sh"
+else
+	warn "userspace/bpf did not build: the guest has no schedlat"
 fi
 
 "$top/scripts/mkcpio.sh" "$stage" "$out" \

@@ -214,6 +214,14 @@ else
 	add_row guest-agent-e2e SKIP 0 "no build/userspace/agent_e2e.sh"
 	echo "=== [$n] guest-agent-e2e: SKIP (no build/userspace/agent_e2e.sh)"
 fi
+# schedlat, the libbpf tool (userspace/bpf), when the initramfs has it
+if [ -f build/bpf/schedlat ]; then
+	guest_stage guest-schedlat default 300 --append preempt=full -- /opt/schedlat/schedlat_test.sh
+else
+	n=$((n + 1)); skipped=$((skipped + 1))
+	add_row guest-schedlat SKIP 0 "no build/bpf/schedlat (clang, bpftool, libbpf-dev?)"
+	echo "=== [$n] guest-schedlat: SKIP (no build/bpf/schedlat)"
+fi
 kernel_stage off
 guest_stage guest-off off 600 --append preempt=full
 kernel_stage debug
