@@ -32,7 +32,17 @@ Agent::~Agent() = default;
 
 void Agent::add_stage(std::unique_ptr<Stage> s)
 {
+	if (auto sec = journal_.section(s->name()))
+		s->load_state(*sec);
 	stages_.push_back(std::move(s));
+}
+
+bool Agent::task_exited(pid_t tid, pid_t tgid)
+{
+	bool want = false;
+	for (auto &s : stages_)
+		want |= s->task_exited(tid, tgid);
+	return want;
 }
 
 void Agent::load_state()
@@ -101,9 +111,15 @@ ReconcileReport Agent::run(const Snapshot &snap, bool full)
 			save_state();
 	}
 
-	ReconcileContext ctx{snap, verdicts, cfg_, opt_.dry_run, full, plan_out_};
-	for (auto &s : stages_)
+	ReconcileContext ctx{snap, verdicts, cfg_, opt_.dry_run, full, plan_out_, rep.stage_changes};
+	bool stage_state = false;
+	for (auto &s : stages_) {
 		s->reconcile(ctx);
+		if (!opt_.dry_run)
+			stage_state |= journal_.set_section(s->name(), s->state());
+	}
+	if (stage_state)
+		save_state();
 	rep.apply_ns = now_ns() - t1;
 	return rep;
 }
@@ -183,8 +199,11 @@ bool Agent::reload()
 ApplyStats Agent::restore()
 {
 	ApplyStats st;
-	for (auto it = stages_.rbegin(); it != stages_.rend(); ++it)
+	for (auto it = stages_.rbegin(); it != stages_.rend(); ++it) {
 		(*it)->restore(opt_.dry_run);
+		if (!opt_.dry_run)
+			journal_.set_section((*it)->name(), (*it)->state());
+	}
 	if (opt_.dry_run)
 		return st;
 	st = applier_.restore_all(journal_);

@@ -39,6 +39,7 @@ struct ReconcileContext {
 	bool dry_run;
 	bool full; // a full resync (false: a few processes after events)
 	std::ostream &plan_out;
+	size_t &stage_changes; // stages count what they changed (or would)
 };
 
 // A reconcile step after the scheduling policy (agent part 2: vCPU
@@ -51,12 +52,27 @@ public:
 	virtual void reconcile(const ReconcileContext &ctx) = 0;
 	virtual void restore(bool dry_run) { (void)dry_run; }
 	virtual void config_changed(const Config &cfg) { (void)cfg; }
+	// What the stage changed, as JSON text kept in the state file ("" =
+	// nothing), so that an agent restarted after a crash still restores
+	// it; load_state() gets it back when the stage is added.
+	virtual std::string state() const { return {}; }
+	virtual void load_state(const std::string &json) { (void)json; }
+	// A task exited (event path).  true: the stage needs a re-plan (the
+	// agent then reconciles the task's process, or with nothing when the
+	// process is gone, so the stage re-plans from what it knows).
+	virtual bool task_exited(pid_t tid, pid_t tgid)
+	{
+		(void)tid;
+		(void)tgid;
+		return false;
+	}
 };
 
 struct ReconcileReport {
 	size_t processes = 0, tasks = 0;
 	std::array<size_t, kNumClasses> per_class{};
 	size_t changes = 0;
+	size_t stage_changes = 0; // affinities, cgroup moves, ... (stages)
 	ApplyStats stats;
 	uint64_t scan_ns = 0, classify_ns = 0, apply_ns = 0;
 };
@@ -85,6 +101,8 @@ public:
 	const AgentOptions &options() const { return opt_; }
 	OfflineBackend &backend() { return backend_; }
 	void add_stage(std::unique_ptr<Stage> s);
+	// A task exited: true when a stage wants a reconcile of `tgid`.
+	bool task_exited(pid_t tid, pid_t tgid);
 
 private:
 	ReconcileReport run(const Snapshot &snap, bool full);

@@ -7,6 +7,8 @@
 #include "log.hpp"
 #include "loop.hpp"
 #include "output.hpp"
+#include "pinning.hpp"
+#include "qmp.hpp"
 #include "procfs.hpp"
 #include "sysops.hpp"
 #include "top.hpp"
@@ -37,6 +39,7 @@ struct Globals {
 	std::string config;
 	bool config_given = false;
 	std::string proc_root = "/proc";
+	std::string sys_root = "/sys";
 	std::string passwd = "/etc/passwd";
 	int verbose = 0;
 	bool quiet = false;
@@ -140,24 +143,39 @@ int cmd_agent(const Globals &g, const AgentArgs &a, Logger &log)
 	opt.keep_on_exit = a.keep_on_exit;
 	opt.parse.passwd_path = g.passwd;
 	LinuxSystemOps ops(g.proc_root);
+	auto add_stages = [&](Agent &agent) {
+		auto topo = read_topology(g.sys_root);
+		if (!topo) {
+			log.warn("cannot read the CPU topology under ", g.sys_root, ": assuming one node, CPUs 0-",
+				 std::max(0L, sysconf(_SC_NPROCESSORS_ONLN) - 1));
+			topo = uniform_topology(1, static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN))));
+		}
+		agent.add_stage(std::make_unique<PinningStage>(ops, log, agent.config(), *topo,
+							       agent.config().host_cgroup.root, qmp_vcpu_threads));
+	};
 
 	if (a.once) {
 		Agent agent(opt, std::move(cfg), ops, log, std::cout);
+		add_stages(agent);
 		ReconcileReport r = agent.reconcile();
-		if (a.dry_run && r.changes == 0)
+		if (a.dry_run && r.changes == 0 && r.stage_changes == 0)
 			std::cout << "nothing to change\n";
 		return (r.stats.denied || r.stats.failed) ? kExitFailure : kExitOk;
 	}
 	block_agent_signals();
 	Agent agent(opt, std::move(cfg), ops, log, std::cout);
+	add_stages(agent);
 	return run_agent_loop(agent, log);
 }
 
-int cmd_status(const Globals &g, bool as_json)
+int cmd_status(const Globals &g, bool as_json, double steal_interval)
 {
 	Config cfg = load_effective_config(g);
 	ProcFs procfs(g.proc_root);
-	StatusData s = collect_status(procfs, cfg, OFFLINECTL_VERSION);
+	StatusOptions so;
+	so.sys_root = g.sys_root;
+	so.steal_interval_s = steal_interval;
+	StatusData s = collect_status(procfs, cfg, OFFLINECTL_VERSION, so);
 	if (as_json)
 		std::cout << status_json(s);
 	else
@@ -303,6 +321,8 @@ int run_cli(int argc, char **argv)
 	app.add_option("-c,--config", g.config, "configuration file (TOML)")->type_name("FILE");
 	app.add_option("--proc-root", g.proc_root, "read tasks from this /proc tree (testing; read-only commands and --dry-run)")
 		->type_name("DIR");
+	app.add_option("--sys-root", g.sys_root, "read the CPU/NUMA topology from this sysfs tree (testing)")
+		->type_name("DIR");
 	app.add_option("--passwd", g.passwd, "passwd file for user = \"name\" rules")->type_name("FILE");
 	app.add_flag("-v,--verbose", g.verbose, "debug output (every change the agent makes)");
 	app.add_flag("-q,--quiet", g.quiet, "only warnings and errors");
@@ -315,8 +335,13 @@ int run_cli(int argc, char **argv)
 	agent->add_flag("--check-config", aa.check_config, "validate the configuration and exit");
 
 	bool status_json_flag = false;
-	CLI::App *status = app.add_subcommand("status", "kernel support, tasks per class, VMs, per-CPU offline state");
+	double status_steal = 0.5;
+	CLI::App *status = app.add_subcommand("status", "kernel support, tasks per class, VMs with their bindings, NUMA node "
+							"and per-vCPU steal, per-CPU offline state");
 	status->add_flag("--json", status_json_flag, "machine-readable output");
+	status->add_option("--steal-interval", status_steal,
+			   "seconds over which vCPU steal (run-queue wait / wall time) is sampled; 0: do not sample")
+		->check(CLI::Range(0.0, 60.0));
 
 	pid_t explain_pid = 0;
 	bool explain_json_flag = false;
@@ -371,7 +396,7 @@ int run_cli(int argc, char **argv)
 		if (*agent)
 			return cmd_agent(g, aa, log);
 		if (*status)
-			return cmd_status(g, status_json_flag);
+			return cmd_status(g, status_json_flag, status_steal);
 		if (*explain)
 			return cmd_explain(g, explain_pid, explain_json_flag, log);
 		if (*run) {

@@ -190,9 +190,14 @@ public:
 				classes(table(v, k), c);
 			else if (key == "rule")
 				rules(v, k, c);
+			else if (key == "placement")
+				placement(table(v, k), c);
+			else if (key == "host_cgroup")
+				host_cgroup(table(v, k), c);
 			else
 				fail(k, "unknown key '" + std::string(key) +
-						"' (expected [agent], [classify], [classes.NAME] or [[rule]])");
+						"' (expected [agent], [classify], [classes.NAME], [[rule]], [placement] "
+						"or [host_cgroup])");
 		}
 		return c;
 	}
@@ -284,6 +289,132 @@ private:
 			else
 				fail(k, "unknown key '" + std::string(key) +
 						"' in [agent] (resync_interval, restore_on_exit, state_file)");
+		}
+	}
+
+	std::vector<int> cpu_list(const toml::node &v, const toml::key &k) const
+	{
+		std::string str = string(v, k);
+		auto l = parse_cpu_list(trim(str));
+		if (!l)
+			fail(v, "'" + std::string(k.str()) + "': bad CPU list '" + str + "' (e.g. \"0-3,8\")");
+		for (int cpu : *l)
+			if (cpu < 0 || cpu > 8191)
+				fail(v, "'" + std::string(k.str()) + "': CPU " + std::to_string(cpu) + " out of range");
+		return *l;
+	}
+
+	void placement(const toml::table &t, Config &c) const
+	{
+		PlacementConfig &p = c.placement;
+		for (auto &&[k, v] : t) {
+			std::string_view key = k.str();
+			if (key == "enabled") {
+				p.enabled = boolean(v, k);
+			} else if (key == "overcommit_ratio") {
+				std::optional<double> r;
+				if (auto i = v.value_exact<int64_t>())
+					r = static_cast<double>(*i);
+				else if (auto d = v.value_exact<double>())
+					r = *d;
+				if (!r || !std::isfinite(*r) || *r < 0.05 || *r > 64)
+					fail(v.is_value() ? v.source() : k.source(),
+					     "overcommit_ratio must be a number from 0.05 to 64 (1.0: one-to-one)");
+				p.ratio = *r;
+			} else if (key == "reserved_cpus") {
+				if (auto n = v.value_exact<int64_t>()) {
+					if (*n < 0 || *n > 8192)
+						fail(v, "reserved_cpus must be a count (0..8192) or a CPU list string");
+					p.reserved_count = static_cast<size_t>(*n);
+					p.reserved_cpus.clear();
+				} else {
+					p.reserved_cpus = cpu_list(v, k);
+					p.reserved_count = 0;
+				}
+			} else if (key == "rebalance") {
+				p.rebalance = boolean(v, k);
+			} else if (key == "emulator_threads") {
+				std::string s = string(v, k);
+				if (s != "reserved" && s != "keep")
+					fail(v, "emulator_threads must be \"reserved\" or \"keep\"");
+				p.pin_emulator = s == "reserved";
+			} else if (key == "memory") {
+				std::string s = string(v, k);
+				if (s != "follow" && s != "keep")
+					fail(v, "memory must be \"follow\" (cpuset.mems + migrate_pages) or \"keep\"");
+				p.move_memory = s == "follow";
+			} else if (key == "qmp") {
+				p.qmp = boolean(v, k);
+			} else {
+				fail(k, "unknown key '" + std::string(key) +
+						"' in [placement] (enabled, overcommit_ratio, reserved_cpus, rebalance, "
+						"emulator_threads, memory, qmp)");
+			}
+		}
+	}
+
+	// Bytes: 1073741824, "512M", "2G", "max".
+	std::optional<uint64_t> bytes(const toml::node &v, const toml::key &k) const
+	{
+		if (auto i = v.value_exact<int64_t>()) {
+			if (*i <= 0)
+				fail(v, "'" + std::string(k.str()) + "' must be positive");
+			return static_cast<uint64_t>(*i);
+		}
+		std::string s = string(v, k);
+		std::string_view t = trim(s);
+		if (t == "max")
+			return std::nullopt;
+		uint64_t mul = 1;
+		if (!t.empty()) {
+			switch (t.back()) {
+			case 'K': case 'k': mul = 1ULL << 10; break;
+			case 'M': case 'm': mul = 1ULL << 20; break;
+			case 'G': case 'g': mul = 1ULL << 30; break;
+			case 'T': case 't': mul = 1ULL << 40; break;
+			default: break;
+			}
+			if (mul != 1)
+				t.remove_suffix(1);
+		}
+		auto n = parse_num<uint64_t>(t);
+		if (!n || *n == 0 || *n > (~0ULL) / mul)
+			fail(v, "'" + std::string(k.str()) + "': cannot parse size '" + s +
+					"' (bytes, or \"512M\", \"2G\", \"max\")");
+		return *n * mul;
+	}
+
+	void host_cgroup(const toml::table &t, Config &c) const
+	{
+		HostCgroupConfig &h = c.host_cgroup;
+		for (auto &&[k, v] : t) {
+			std::string_view key = k.str();
+			if (key == "enabled") {
+				h.enabled = boolean(v, k);
+			} else if (key == "name") {
+				h.name = string(v, k);
+				if (h.name.empty() || h.name.find("..") != std::string::npos || h.name[0] == '/')
+					fail(v, "name must be a relative cgroup path such as \"offlinectl-host\"");
+			} else if (key == "root") {
+				h.root = string(v, k);
+				if (h.root.empty() || h.root[0] != '/')
+					fail(v, "root must be an absolute path (the cgroup2 mount point)");
+			} else if (key == "classes") {
+				h.classes.clear();
+				for (const std::string &name : string_list(v, k)) {
+					auto cls = class_from_name(name);
+					if (!cls || *cls == Class::Vcpu || *cls == Class::VmService || *cls == Class::Exempt)
+						fail(v, "classes: '" + name + "' cannot be moved (host, critical, batch)");
+					h.classes.push_back(*cls);
+				}
+			} else if (key == "memory_max") {
+				h.memory_max = bytes(v, k);
+			} else if (key == "cpus") {
+				h.cpus = cpu_list(v, k);
+			} else {
+				fail(k, "unknown key '" + std::string(key) +
+						"' in [host_cgroup] (enabled, name, root, classes, memory_max, cpus)");
+			}
 		}
 	}
 

@@ -27,6 +27,28 @@ struct ClassSettings {
 	std::optional<int> nice; // nice for offline tasks; default: keep theirs
 };
 
+// vCPU placement ([placement]; pinning.hpp, placement.hpp).
+struct PlacementConfig {
+	bool enabled = false;
+	double ratio = 1.0;               // overcommit_ratio
+	size_t reserved_count = 0;        // reserved_cpus = N: spread over nodes
+	std::vector<int> reserved_cpus;   // reserved_cpus = "0,4": exactly these
+	bool rebalance = false;
+	bool pin_emulator = true;         // emulator_threads = "reserved" | "keep"
+	bool move_memory = true;          // memory = "follow" | "keep"
+	bool qmp = true;                  // ask QMP (-qmp unix:PATH) for vCPU tids
+};
+
+// Host task isolation ([host_cgroup]; hostcg.hpp).
+struct HostCgroupConfig {
+	bool enabled = false;
+	std::string name = "offlinectl-host"; // cgroup directory under root
+	std::string root = "/sys/fs/cgroup";  // cgroup2 mount, or the v1 parent
+	std::vector<Class> classes = {Class::Host, Class::Critical};
+	std::optional<uint64_t> memory_max;   // bytes; nullopt: no limit
+	std::vector<int> cpus;                // "" -> the reserved CPUs
+};
+
 struct Config {
 	std::string path; // "" for the built-in defaults
 	ClassifyPolicy classify;
@@ -34,6 +56,8 @@ struct Config {
 	double resync_interval_s = 10.0;
 	bool restore_on_exit = true;
 	std::string state_file = "/run/offlinectl/state.json";
+	PlacementConfig placement;
+	HostCgroupConfig host_cgroup;
 
 	const ClassSettings &settings(Class c) const { return classes[static_cast<size_t>(c)]; }
 	ClassSettings &settings(Class c) { return classes[static_cast<size_t>(c)]; }

@@ -60,6 +60,29 @@ size_t Journal::prune(const Snapshot &snap)
 	return n;
 }
 
+bool Journal::set_section(const std::string &name, const std::string &text)
+{
+	auto it = sections_.find(name);
+	if (text.empty()) {
+		if (it == sections_.end())
+			return false;
+		sections_.erase(it);
+		return true;
+	}
+	if (it != sections_.end() && it->second == text)
+		return false;
+	sections_[name] = text;
+	return true;
+}
+
+std::optional<std::string> Journal::section(const std::string &name) const
+{
+	auto it = sections_.find(name);
+	if (it == sections_.end())
+		return std::nullopt;
+	return it->second;
+}
+
 std::vector<JournalEntry> Journal::entries() const
 {
 	std::vector<JournalEntry> v;
@@ -105,6 +128,12 @@ std::string Journal::to_json() const
 				   {"original", attr_json(e.original)},
 				   {"applied", attr_json(e.applied)}});
 	json root{{"version", 1}, {"changed", std::move(arr)}};
+	if (!sections_.empty()) {
+		json st = json::object();
+		for (const auto &[name, text] : sections_)
+			st[name] = json::parse(text, nullptr, false);
+		root["stages"] = std::move(st);
+	}
 	// Replace invalid UTF-8 (comm is arbitrary bytes) instead of throwing.
 	return root.dump(1, '\t', false, json::error_handler_t::replace) + "\n";
 }
@@ -132,7 +161,13 @@ bool Journal::from_json(const std::string &text, std::string &err)
 			}
 			m[e.tid] = e;
 		}
+		std::map<std::string, std::string> sec;
+		if (root.contains("stages"))
+			for (const auto &[name, val] : root.at("stages").items())
+				if (!val.is_discarded() && !val.is_null())
+					sec[name] = val.dump();
 		by_tid_ = std::move(m);
+		sections_ = std::move(sec);
 		return true;
 	} catch (const json::exception &e) {
 		err = e.what();

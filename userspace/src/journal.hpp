@@ -8,6 +8,8 @@
 #include "procfs.hpp"
 #include "sysops.hpp"
 
+#include <map>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -34,8 +36,17 @@ public:
 
 	std::vector<JournalEntry> entries() const;
 	size_t size() const { return by_tid_.size(); }
-	bool empty() const { return by_tid_.empty(); }
-	void clear() { by_tid_.clear(); }
+	bool empty() const { return by_tid_.empty() && sections_.empty(); }
+	void clear()
+	{
+		by_tid_.clear();
+		sections_.clear();
+	}
+
+	// Stages' own records (JSON text, "stages" in the state file).  ""
+	// removes the section.  true when the section changed.
+	bool set_section(const std::string &name, const std::string &json);
+	std::optional<std::string> section(const std::string &name) const;
 
 	// JSON round trip; load() ignores a missing file and returns false (with
 	// err) on a corrupt one.
@@ -46,6 +57,7 @@ public:
 
 private:
 	std::unordered_map<pid_t, JournalEntry> by_tid_;
+	std::map<std::string, std::string> sections_;
 };
 
 } // namespace offl

@@ -1,6 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "output.hpp"
 
+#include "topology.hpp"
+
+#include <chrono>
+#include <map>
+#include <set>
+#include <thread>
+
 #include "apply.hpp"
 #include "journal.hpp"
 #include "util.hpp"
@@ -62,7 +69,74 @@ pid_t running_agent(const ProcFs &procfs, const Config &cfg)
 	return pid;
 }
 
-StatusData collect_status(const ProcFs &procfs, const Config &cfg, const std::string &version)
+namespace {
+
+std::optional<uint64_t> run_delay_ns(const ProcFs &procfs, pid_t tgid, pid_t tid)
+{
+	auto txt = procfs.read_file(std::to_string(tgid) + "/task/" + std::to_string(tid) + "/schedstat");
+	if (!txt)
+		return std::nullopt;
+	auto f = split_ws(trim(*txt));
+	if (f.size() < 2)
+		return std::nullopt;
+	return parse_num<uint64_t>(f[1]);
+}
+
+std::string affinity_of(const ProcFs &procfs, pid_t tgid, pid_t tid)
+{
+	auto txt = procfs.read_file(std::to_string(tgid) + "/task/" + std::to_string(tid) + "/status");
+	if (!txt)
+		return {};
+	auto st = parse_status(*txt);
+	return st ? st->cpus_allowed_list : std::string();
+}
+
+void collect_vm_status(const ProcFs &procfs, const StatusOptions &opt, StatusData &s)
+{
+	auto topo = read_topology(opt.sys_root);
+	if (topo)
+		s.topology = topo->describe();
+	s.steal_interval_s = opt.steal_interval_s;
+	std::map<pid_t, uint64_t> d0;
+	for (const VmInfo &vm : s.vms) {
+		VmStatus vs;
+		std::set<int> nodes;
+		for (const VcpuThread &t : vm.vcpus) {
+			VcpuStatus v;
+			v.index = t.index;
+			v.tid = t.tid;
+			v.cpus = affinity_of(procfs, vm.tgid, t.tid);
+			if (auto l = parse_cpu_list(v.cpus); l && topo)
+				v.node = topo->node_of_set(*l);
+			nodes.insert(v.node);
+			if (auto d = run_delay_ns(procfs, vm.tgid, t.tid))
+				d0[t.tid] = *d;
+			vs.vcpus.push_back(std::move(v));
+		}
+		if (nodes.size() == 1)
+			vs.node = *nodes.begin();
+		vs.emulator_cpus = affinity_of(procfs, vm.tgid, vm.tgid);
+		s.vm_status.push_back(std::move(vs));
+	}
+	if (opt.steal_interval_s <= 0 || d0.empty())
+		return;
+	auto t0 = std::chrono::steady_clock::now();
+	std::this_thread::sleep_for(std::chrono::duration<double>(opt.steal_interval_s));
+	const double wall =
+		std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
+	for (size_t i = 0; i < s.vms.size(); i++)
+		for (VcpuStatus &v : s.vm_status[i].vcpus) {
+			auto d1 = run_delay_ns(procfs, s.vms[i].tgid, v.tid);
+			auto it = d0.find(v.tid);
+			if (d1 && it != d0.end() && *d1 >= it->second && wall > 0)
+				v.steal_pct = 100.0 * static_cast<double>(*d1 - it->second) / wall;
+		}
+}
+
+} // namespace
+
+StatusData collect_status(const ProcFs &procfs, const Config &cfg, const std::string &version,
+			  const StatusOptions &opt)
 {
 	StatusData s;
 	s.version = version;
@@ -97,6 +171,7 @@ StatusData collect_status(const ProcFs &procfs, const Config &cfg, const std::st
 		s.actions[static_cast<size_t>(c)] =
 			c == Class::Exempt ? Action::Keep : cfg.settings(c).action;
 	s.vms = discover_vms(snap, v);
+	collect_vm_status(procfs, opt, s);
 	if (auto txt = procfs.read_file("sched_offline"))
 		s.cpus = parse_sched_offline(*txt);
 	return s;
@@ -145,7 +220,11 @@ void print_status(const StatusData &s, std::ostream &out)
 	if (!ex.empty())
 		out << "exempt:  " << ex << "\n";
 	if (!s.vms.empty()) {
-		out << "\nVMs:\n";
+		out << "\nVMs" << (s.topology.empty() ? std::string() : " (" + s.topology + ")");
+		if (s.steal_interval_s > 0)
+			out << ", steal = run-queue wait over " << s.steal_interval_s << " s";
+		out << ":\n";
+		size_t i_vm = 0;
 		for (const VmInfo &vm : s.vms) {
 			out << "  pid " << vm.tgid;
 			if (!vm.name.empty())
@@ -158,6 +237,23 @@ void print_status(const StatusData &s, std::ostream &out)
 				out << "]";
 			}
 			out << ", " << vm.service_threads.size() << " service thread(s)\n";
+			if (i_vm < s.vm_status.size()) {
+				const VmStatus &vs = s.vm_status[i_vm];
+				out << "    node " << (vs.node >= 0 ? std::to_string(vs.node) : std::string("-"))
+				    << ", emulator threads on CPUs " << (vs.emulator_cpus.empty() ? "?" : vs.emulator_cpus)
+				    << "\n";
+				for (const VcpuStatus &v : vs.vcpus) {
+					char steal[24] = "-", node[16] = "-";
+					if (v.steal_pct >= 0)
+						snprintf(steal, sizeof(steal), "%.1f%%", v.steal_pct);
+					if (v.node >= 0)
+						snprintf(node, sizeof(node), "%d", v.node);
+					snprintf(buf, sizeof(buf), "    vCPU %-3d tid %-7d CPUs %-12s node %-3s steal %s\n",
+						 v.index, v.tid, v.cpus.c_str(), node, steal);
+					out << buf;
+				}
+			}
+			i_vm++;
 		}
 	}
 	if (s.cpus) {
@@ -215,12 +311,25 @@ std::string status_json(const StatusData &s)
 		json vc = json::array();
 		for (const auto &v : vm.vcpus)
 			vc.push_back({{"index", v.index}, {"tid", v.tid}});
-		vms.push_back({{"pid", vm.tgid},
-			       {"name", vm.name},
-			       {"exe", vm.exe},
-			       {"cgroup", vm.cgroup},
-			       {"vcpus", vc},
-			       {"service_threads", vm.service_threads}});
+		json entry = {{"pid", vm.tgid},
+			      {"name", vm.name},
+			      {"exe", vm.exe},
+			      {"cgroup", vm.cgroup},
+			      {"vcpus", vc},
+			      {"service_threads", vm.service_threads}};
+		const size_t i = static_cast<size_t>(vms.size());
+		if (i < s.vm_status.size()) {
+			const VmStatus &vs = s.vm_status[i];
+			entry["node"] = vs.node >= 0 ? json(vs.node) : json(nullptr);
+			entry["emulator_cpus"] = vs.emulator_cpus;
+			json& jv = entry["vcpus"];
+			for (size_t k = 0; k < vs.vcpus.size() && k < jv.size(); k++) {
+				jv[k]["cpus"] = vs.vcpus[k].cpus;
+				jv[k]["node"] = vs.vcpus[k].node >= 0 ? json(vs.vcpus[k].node) : json(nullptr);
+				jv[k]["steal_pct"] = vs.vcpus[k].steal_pct >= 0 ? json(vs.vcpus[k].steal_pct) : json(nullptr);
+			}
+		}
+		vms.push_back(std::move(entry));
 	}
 	j["vms"] = vms;
 	if (s.cpus) {

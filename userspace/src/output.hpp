@@ -30,6 +30,27 @@ struct ClassCount {
 	size_t would_change = 0;
 };
 
+// One vCPU thread as status sees it: its affinity right now, the NUMA node
+// that affinity lies in, and its steal (run-queue wait growth / wall time,
+// from schedstat, over the status sampling interval).
+struct VcpuStatus {
+	int index = -1;
+	pid_t tid = 0;
+	std::string cpus; // Cpus_allowed_list
+	int node = -1;    // -1: spans nodes or unknown
+	double steal_pct = -1; // -1: not sampled
+};
+struct VmStatus {
+	int node = -1; // all vCPUs on this node, else -1
+	std::vector<VcpuStatus> vcpus;
+	std::string emulator_cpus; // affinity of the main thread
+};
+
+struct StatusOptions {
+	std::string sys_root = "/sys";
+	double steal_interval_s = 0; // 0: do not sample steal
+};
+
 struct StatusData {
 	std::string version;
 	KernelInfo kernel;
@@ -40,6 +61,9 @@ struct StatusData {
 	std::array<ClassCount, kNumClasses> classes{};
 	std::array<Action, kNumClasses> actions{};
 	std::vector<VmInfo> vms;
+	std::vector<VmStatus> vm_status; // parallel to vms
+	std::string topology;            // "node0 0-3, node1 4-7"
+	double steal_interval_s = 0;
 	std::optional<SchedOfflineTable> cpus;
 	size_t journal_entries = 0; // tasks the agent changed (state file)
 	bool journal_known = false;
@@ -53,7 +77,8 @@ std::string agent_pidfile(const Config &cfg);
 // The pid of a running agent (pid file + /proc check), or 0.
 pid_t running_agent(const ProcFs &procfs, const Config &cfg);
 
-StatusData collect_status(const ProcFs &procfs, const Config &cfg, const std::string &version);
+StatusData collect_status(const ProcFs &procfs, const Config &cfg, const std::string &version,
+			  const StatusOptions &opt = {});
 void print_status(const StatusData &s, std::ostream &out);
 std::string status_json(const StatusData &s);
 

@@ -17,7 +17,7 @@ constexpr double kEps = 1e-9;
 
 std::string vm_str(const VmRequest &r)
 {
-	return "VM " + std::to_string(r.tgid) + (r.name.empty() ? std::string() : " " + quoted(r.name));
+	return "VM " + std::to_string(r.tgid) + (r.name.empty() ? std::string() : " " + offl::quoted(r.name));
 }
 
 class Planner {

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -164,6 +165,65 @@ bool LinuxSystemOps::has_sched_offline()
 pid_t LinuxSystemOps::self_tgid()
 {
 	return getpid();
+}
+
+namespace {
+
+constexpr size_t kMaxCpus = 8192;
+
+} // namespace
+
+int LinuxSystemOps::get_affinity(pid_t tid, std::vector<int> &cpus)
+{
+	cpu_set_t *set = CPU_ALLOC(kMaxCpus);
+	size_t sz = CPU_ALLOC_SIZE(kMaxCpus);
+	CPU_ZERO_S(sz, set);
+	int err = 0;
+	if (sched_getaffinity(tid, sz, set) != 0) {
+		err = errno;
+	} else {
+		cpus.clear();
+		for (size_t c = 0; c < kMaxCpus; c++)
+			if (CPU_ISSET_S(c, sz, set))
+				cpus.push_back(static_cast<int>(c));
+	}
+	CPU_FREE(set);
+	return err;
+}
+
+int LinuxSystemOps::set_affinity(pid_t tid, const std::vector<int> &cpus)
+{
+	cpu_set_t *set = CPU_ALLOC(kMaxCpus);
+	size_t sz = CPU_ALLOC_SIZE(kMaxCpus);
+	CPU_ZERO_S(sz, set);
+	for (int c : cpus)
+		if (c >= 0 && static_cast<size_t>(c) < kMaxCpus)
+			CPU_SET_S(static_cast<size_t>(c), sz, set);
+	int err = sched_setaffinity(tid, sz, set) != 0 ? errno : 0;
+	CPU_FREE(set);
+	return err;
+}
+
+int LinuxSystemOps::migrate_pages(pid_t pid, const std::vector<int> &from, const std::vector<int> &to, long &left)
+{
+	// Node masks as arrays of unsigned long, maxnode bits.
+	constexpr unsigned long kMaxNode = 1024;
+	unsigned long oldm[kMaxNode / (8 * sizeof(unsigned long))] = {};
+	unsigned long newm[kMaxNode / (8 * sizeof(unsigned long))] = {};
+	constexpr size_t bits = 8 * sizeof(unsigned long);
+	for (int n : from)
+		if (n >= 0 && static_cast<unsigned long>(n) < kMaxNode)
+			oldm[static_cast<size_t>(n) / bits] |= 1UL << (static_cast<size_t>(n) % bits);
+	for (int n : to)
+		if (n >= 0 && static_cast<unsigned long>(n) < kMaxNode)
+			newm[static_cast<size_t>(n) / bits] |= 1UL << (static_cast<size_t>(n) % bits);
+	long r = syscall(SYS_migrate_pages, pid, kMaxNode, oldm, newm);
+	if (r < 0) {
+		left = 0;
+		return errno;
+	}
+	left = r;
+	return 0;
 }
 
 } // namespace offl

@@ -4,11 +4,13 @@
 // SystemOps so tests can fake it and count the calls.
 #pragma once
 
+#include <cerrno>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <sys/types.h>
+#include <vector>
 
 namespace offl {
 
@@ -49,6 +51,32 @@ public:
 	// /proc/sched_offline exists (the kernel has the offline class).
 	virtual bool has_sched_offline() = 0;
 	virtual pid_t self_tgid() = 0;
+
+	// CPU affinity of one thread (sched_{get,set}affinity); 0 or errno.
+	// The defaults say ENOSYS so a SystemOps that predates placement still
+	// builds; LinuxSystemOps and the test fake implement them.
+	virtual int get_affinity(pid_t tid, std::vector<int> &cpus)
+	{
+		(void)tid;
+		(void)cpus;
+		return ENOSYS;
+	}
+	virtual int set_affinity(pid_t tid, const std::vector<int> &cpus)
+	{
+		(void)tid;
+		(void)cpus;
+		return ENOSYS;
+	}
+	// migrate_pages(2) of a process from the nodes `from` to `to`; 0 or
+	// errno.  `left` gets the number of pages that could not be moved.
+	virtual int migrate_pages(pid_t pid, const std::vector<int> &from, const std::vector<int> &to, long &left)
+	{
+		(void)pid;
+		(void)from;
+		(void)to;
+		left = 0;
+		return ENOSYS;
+	}
 };
 
 // The real thing, reading /proc under proc_root.
@@ -62,6 +90,9 @@ public:
 	int set_sched(pid_t tid, const SchedAttr &attr) override;
 	bool has_sched_offline() override;
 	pid_t self_tgid() override;
+	int get_affinity(pid_t tid, std::vector<int> &cpus) override;
+	int set_affinity(pid_t tid, const std::vector<int> &cpus) override;
+	int migrate_pages(pid_t pid, const std::vector<int> &from, const std::vector<int> &to, long &left) override;
 
 private:
 	std::string root_;

@@ -30,6 +30,11 @@ struct VmInfo {
 // "-name guest=foo,debug-threads=on" / "-name foo" -> "foo".
 std::string qemu_vm_name(std::string_view cmdline);
 
+// The QMP unix socket of a QEMU command line: "-qmp unix:PATH[,...]", or
+// "-chardev socket,id=X,path=PATH,..." with "-mon chardev=X,mode=control".
+// "" when there is none.
+std::string qemu_qmp_socket(std::string_view cmdline);
+
 std::vector<VmInfo> discover_vms(const Snapshot &snap, const std::vector<Verdict> &verdicts);
 
 } // namespace offl

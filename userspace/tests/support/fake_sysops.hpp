@@ -41,8 +41,13 @@ public:
 		t.attr.nice = nice;
 		t.generation = next_gen_++;
 		tasks[tid] = t;
+		affinity.erase(tid);
 	}
-	void exit_task(pid_t tid) { tasks.erase(tid); }
+	void exit_task(pid_t tid)
+	{
+		tasks.erase(tid);
+		affinity.erase(tid);
+	}
 	void reuse(pid_t tid, pid_t new_tgid, uint64_t new_start, int policy = 0, int nice = 0)
 	{
 		add(tid, new_tgid, new_start, policy, nice);
@@ -116,6 +121,51 @@ public:
 
 	bool has_sched_offline() override { return sched_offline; }
 	pid_t self_tgid() override { return self; }
+
+	// Affinities: a task not in the map runs on all_cpus.
+	std::vector<int> all_cpus = {0, 1, 2, 3, 4, 5, 6, 7};
+	std::map<pid_t, std::vector<int>> affinity;
+	std::vector<std::pair<pid_t, std::vector<int>>> affinity_writes;
+	std::map<pid_t, int> affinity_errno;
+	struct Migration {
+		pid_t pid;
+		std::vector<int> from, to;
+	};
+	std::vector<Migration> migrations;
+	int migrate_errno = 0;
+
+	int get_affinity(pid_t tid, std::vector<int> &cpus) override
+	{
+		if (!tasks.count(tid))
+			return ESRCH;
+		auto it = affinity.find(tid);
+		cpus = it == affinity.end() ? all_cpus : it->second;
+		return 0;
+	}
+	int set_affinity(pid_t tid, const std::vector<int> &cpus) override
+	{
+		if (before_set)
+			before_set(tid);
+		if (!tasks.count(tid))
+			return ESRCH;
+		if (auto e = affinity_errno.find(tid); e != affinity_errno.end())
+			return e->second;
+		if (cpus.empty())
+			return EINVAL;
+		affinity[tid] = cpus;
+		affinity_writes.emplace_back(tid, cpus);
+		return 0;
+	}
+	int migrate_pages(pid_t pid, const std::vector<int> &from, const std::vector<int> &to, long &left) override
+	{
+		left = 0;
+		if (!tasks.count(pid))
+			return ESRCH;
+		if (migrate_errno)
+			return migrate_errno;
+		migrations.push_back({pid, from, to});
+		return 0;
+	}
 
 private:
 	uint64_t next_gen_ = 1;

@@ -200,3 +200,61 @@ TEST(Config, NonAsciiThatTripsTomlppIsRefusedCleanly)
 	// Other non-ASCII outside strings is left to toml++ to report.
 	expect_error("\xe4\xb8\xad = 1\n", 1, "");
 }
+
+TEST(Config, PlacementAndHostCgroup)
+{
+	Config d = default_config();
+	EXPECT_FALSE(d.placement.enabled);
+	EXPECT_FALSE(d.host_cgroup.enabled);
+	Config c = parse_config(R"TOML(
+[placement]
+enabled = true
+overcommit_ratio = 1.5
+reserved_cpus = 4
+rebalance = true
+emulator_threads = "keep"
+memory = "keep"
+qmp = false
+
+[host_cgroup]
+enabled = true
+name = "host.slice/offlinectl"
+root = "/tmp/cg"
+classes = ["host", "batch"]
+memory_max = "2G"
+cpus = "0,4"
+)TOML",
+				"t.toml");
+	EXPECT_TRUE(c.placement.enabled);
+	EXPECT_DOUBLE_EQ(c.placement.ratio, 1.5);
+	EXPECT_EQ(c.placement.reserved_count, 4u);
+	EXPECT_TRUE(c.placement.reserved_cpus.empty());
+	EXPECT_TRUE(c.placement.rebalance);
+	EXPECT_FALSE(c.placement.pin_emulator);
+	EXPECT_FALSE(c.placement.move_memory);
+	EXPECT_FALSE(c.placement.qmp);
+	EXPECT_TRUE(c.host_cgroup.enabled);
+	EXPECT_EQ(c.host_cgroup.name, "host.slice/offlinectl");
+	EXPECT_EQ(c.host_cgroup.root, "/tmp/cg");
+	EXPECT_EQ(c.host_cgroup.classes, (std::vector<Class>{Class::Host, Class::Batch}));
+	EXPECT_EQ(c.host_cgroup.memory_max, std::optional<uint64_t>(2ULL << 30));
+	EXPECT_EQ(c.host_cgroup.cpus, (std::vector<int>{0, 4}));
+	Config l = parse_config("[placement]\nreserved_cpus = \"0-1,8\"\n[host_cgroup]\nmemory_max = \"max\"\n", "t");
+	EXPECT_EQ(l.placement.reserved_cpus, (std::vector<int>{0, 1, 8}));
+	EXPECT_FALSE(l.host_cgroup.memory_max);
+	EXPECT_EQ(parse_config("[host_cgroup]\nmemory_max = 1048576\n", "t").host_cgroup.memory_max,
+		  std::optional<uint64_t>(1048576));
+
+	expect_error("[placement]\novercommit_ratio = 0\n", 2, "overcommit_ratio");
+	expect_error("[placement]\novercommit_ratio = \"2\"\n", 2, "overcommit_ratio");
+	expect_error("[placement]\nreserved_cpus = \"0-\"\n", 2, "bad CPU list");
+	expect_error("[placement]\nreserved_cpus = -1\n", 2, "count");
+	expect_error("[placement]\nemulator_threads = \"vcpu\"\n", 2, "emulator_threads");
+	expect_error("[placement]\nmemory = \"bind\"\n", 2, "memory must be");
+	expect_error("[placement]\nratio = 2\n", 2, "unknown key 'ratio' in [placement]");
+	expect_error("[host_cgroup]\nclasses = [\"vcpu\"]\n", 2, "cannot be moved");
+	expect_error("[host_cgroup]\nname = \"../x\"\n", 2, "relative cgroup path");
+	expect_error("[host_cgroup]\nroot = \"sys/fs/cgroup\"\n", 2, "absolute");
+	expect_error("[host_cgroup]\nmemory_max = \"2X\"\n", 2, "cannot parse size");
+	expect_error("[host_cgroup]\nmemory_max = 0\n", 2, "positive");
+}
