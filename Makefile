@@ -6,6 +6,11 @@
 #                    default kernel + selftests with preempt=full and =none,
 #                    CONFIG_SCHED_OFFLINE=n kernel + selftests, lockdep kernel
 #                    + selftests; ends with "N passed, N failed"
+#   make bench       bench/run.sh: every offline-load variant side by side in
+#                    one guest boot, hot path against the unpatched kernel,
+#                    agent micro-benchmarks -> build/bench/report.md (+ .json,
+#                    PNG plots); BENCH_ROUNDS=N, BENCH_README=1 (see the script)
+#   make schedlat    the libbpf latency/steal tool -> build/bpf/schedlat
 #   make test-full   test + SMT/NUMA guest, KASAN, unpatched kernel,
 #                    scripts/check-series.sh (per-patch builds, checkpatch,
 #                    W=1/sparse, bloat-o-meter), benchmarks
@@ -19,7 +24,7 @@ export CPU_LOCK ?= $(CURDIR)/build/.cpu.lock
 VMTEST_ARGS ?=
 
 .PHONY: all kernel kernel-debug kernel-off kernel-kasan kernel-unpatched \
-	selftests initramfs agent agent-test vmtest test test-full demo bench \
+	selftests initramfs agent agent-test vmtest test test-full demo bench schedlat \
 	check-series clean help
 
 all: kernel initramfs
@@ -89,12 +94,14 @@ demo:
 	scripts/demo.sh
 
 bench:
-	@if [ -x bench/run.sh ]; then bench/run.sh; \
-	else echo "bench: bench/run.sh is not there yet (benchmarks are another work stream)"; fi
+	bench/run.sh
+
+schedlat:
+	$(MAKE) -C userspace/bpf
 
 # Objects, images, logs and the agent build.  Keeps the kernel trees
 # (build/linux and its worktrees, which other work may live in) and ccache.
 clean:
 	rm -rf build/obj build/kernel build/kernel-* build/initramfs* \
 		build/selftests build/logs build/userspace build/userspace-cmake \
-		build/tools
+		build/tools build/bpf build/bench
