@@ -60,7 +60,7 @@ std::optional<std::string> CgroupFs::read(const std::string &dir, const std::str
 
 int CgroupFs::write(const std::string &dir, const std::string &file, const std::string &value, bool append)
 {
-	int fd = open((dir + "/" + file).c_str(), O_WRONLY | O_CLOEXEC | (append ? O_APPEND : O_TRUNC));
+	int fd = open((dir + "/" + file).c_str(), O_WRONLY | O_CLOEXEC | O_CREAT | (append ? O_APPEND : O_TRUNC), 0644);
 	if (fd < 0)
 		return errno;
 	std::string v = value + "\n";

@@ -26,7 +26,9 @@ public:
 	std::string dir(const std::string &cgroup, const std::string &controller = "") const;
 
 	static std::optional<std::string> read(const std::string &dir, const std::string &file);
-	// 0 or errno.  append: O_APPEND (cgroup.procs, tasks).
+	// 0 or errno.  append: O_APPEND (cgroup.procs, tasks).  O_CREAT is
+	// passed so a fake tree gets its files; a real cgroupfs only has the
+	// files its kernel made (creating others fails).
 	static int write(const std::string &dir, const std::string &file, const std::string &value,
 			 bool append = false);
 	static int make(const std::string &dir);   // mkdir, EEXIST is fine

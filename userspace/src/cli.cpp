@@ -7,6 +7,7 @@
 #include "log.hpp"
 #include "loop.hpp"
 #include "output.hpp"
+#include "hostcg.hpp"
 #include "pinning.hpp"
 #include "qmp.hpp"
 #include "procfs.hpp"
@@ -152,6 +153,7 @@ int cmd_agent(const Globals &g, const AgentArgs &a, Logger &log)
 		}
 		agent.add_stage(std::make_unique<PinningStage>(ops, log, agent.config(), *topo,
 							       agent.config().host_cgroup.root, qmp_vcpu_threads));
+		agent.add_stage(std::make_unique<HostCgroupStage>(ops, log, agent.config(), *topo, g.proc_root));
 	};
 
 	if (a.once) {

@@ -1,0 +1,326 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "hostcg.hpp"
+
+#include "pinning.hpp"
+#include "util.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+
+namespace offl {
+
+using json = nlohmann::json;
+
+HostCgroupStage::HostCgroupStage(SystemOps &ops, Logger &log, const Config &cfg, Topology topo, std::string proc_root)
+	: ops_(ops), log_(log), cfg_(cfg.host_cgroup), topo_(std::move(topo)),
+	  reserved_(placement_policy(cfg.placement, topo_).reserved), proc_root_(std::move(proc_root)), cg_(cfg_.root)
+{
+}
+
+void HostCgroupStage::config_changed(const Config &cfg)
+{
+	const bool was = cfg_.enabled;
+	const std::string old_name = cfg_.name, old_root = cfg_.root;
+	if (was && (!cfg.host_cgroup.enabled || cfg.host_cgroup.name != old_name || cfg.host_cgroup.root != old_root)) {
+		log_.info("host cgroup: ", cfg.host_cgroup.enabled ? "moved" : "disabled",
+			  ": moving host tasks back");
+		restore(false);
+	}
+	cfg_ = cfg.host_cgroup;
+	reserved_ = placement_policy(cfg.placement, topo_).reserved;
+	cg_ = CgroupFs(cfg_.root);
+	ready_ = false; // limits may have changed: set them again
+	said_.clear();
+}
+
+std::vector<int> HostCgroupStage::cpus() const
+{
+	return cfg_.cpus.empty() ? reserved_ : cfg_.cpus;
+}
+
+std::vector<std::string> HostCgroupStage::hierarchies() const
+{
+	if (version_ == CgroupVersion::V2)
+		return {""};
+	std::vector<std::string> h = {"cpuset"};
+	if (CgroupFs::exists(cg_.root() + "/memory"))
+		h.push_back("memory");
+	return h;
+}
+
+bool HostCgroupStage::setup(const ReconcileContext &ctx)
+{
+	if (ready_)
+		return true;
+	version_ = cg_.version();
+	if (version_ == CgroupVersion::None) {
+		if (said_.insert("nocg").second)
+			log_.warn("host cgroup: no cgroup v2 (", cg_.root(), "/cgroup.controllers) nor v1 cpuset (",
+				  cg_.root(), "/cpuset) found: host tasks are not isolated");
+		return false;
+	}
+	const std::vector<int> c = cpus();
+	const std::string mem = cfg_.memory_max ? std::to_string(*cfg_.memory_max) : std::string("max");
+	if (ctx.dry_run) {
+		if (said_.insert("dry").second)
+			ctx.plan_out << "would create cgroup " << cfg_.name << " (" << cgroup_version_name(version_)
+				     << ") cpuset.cpus " << (c.empty() ? std::string("(all)") : format_cpu_list(c))
+				     << ", memory " << mem << '\n';
+		ready_ = true;
+		return true;
+	}
+	auto fail = [&](const std::string &what, int err) {
+		if (said_.insert("setup " + what).second)
+			log_.warn("host cgroup: ", what, ": ", errno_str(err), "; host tasks are not isolated");
+		return false;
+	};
+	// Every level of the path, with the controllers enabled on the way.
+	for (const std::string &h : hierarchies()) {
+		std::string dir = h.empty() ? cg_.root() : cg_.root() + "/" + h;
+		std::string_view rest = cfg_.name;
+		while (!rest.empty()) {
+			size_t slash = rest.find('/');
+			std::string part(rest.substr(0, slash));
+			rest = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
+			if (part.empty())
+				continue;
+			if (h.empty()) {
+				auto have = CgroupFs::read(dir, "cgroup.controllers").value_or("");
+				auto on = CgroupFs::read(dir, "cgroup.subtree_control").value_or("");
+				auto words = split_ws(trim(have));
+				auto enabled = split_ws(trim(on));
+				std::string enable;
+				for (std::string_view ctl : {"cpuset", "memory"})
+					if (std::find(words.begin(), words.end(), ctl) != words.end() &&
+					    std::find(enabled.begin(), enabled.end(), ctl) == enabled.end())
+						enable += (enable.empty() ? "+" : " +") + std::string(ctl);
+				if (!enable.empty())
+					if (int e = CgroupFs::write(dir, "cgroup.subtree_control", enable))
+						log_.warn("host cgroup: cannot enable ", enable, " in ", dir, ": ",
+							  errno_str(e));
+			}
+			std::string parent = dir;
+			dir += "/" + part;
+			if (!CgroupFs::exists(dir)) {
+				if (int e = CgroupFs::make(dir))
+					return fail("mkdir " + dir, e);
+				created_.push_back(dir);
+			}
+			if (h == "cpuset") {
+				// v1 cpusets start empty: inherit before narrowing.
+				for (const char *f : {"cpuset.cpus", "cpuset.mems"}) {
+					auto cur = CgroupFs::read(dir, f).value_or("");
+					if (trim(cur).empty())
+						if (auto pv = CgroupFs::read(parent, f))
+							CgroupFs::write(dir, f, std::string(trim(*pv)));
+				}
+			}
+		}
+		if (h.empty() || h == "cpuset") {
+			if (!c.empty()) {
+				if (int e = CgroupFs::write(dir, "cpuset.cpus", format_cpu_list(c)))
+					return fail("cpuset.cpus of " + dir, e);
+			} else if (said_.insert("nocpus").second) {
+				log_.warn("host cgroup: no reserved CPUs ([placement] reserved_cpus or [host_cgroup] "
+					  "cpus): host tasks are not confined to any CPUs");
+			}
+		}
+		if (h.empty() || h == "memory") {
+			const char *file = h.empty() ? "memory.max" : "memory.limit_in_bytes";
+			std::string v = h.empty() ? mem : (cfg_.memory_max ? mem : std::string("-1"));
+			if (int e = CgroupFs::write(dir, file, v))
+				return fail(std::string(file) + " of " + dir, e);
+		}
+	}
+	log_.info("host cgroup ", cgroup_version_name(version_), " ", cfg_.name, ": cpuset.cpus ",
+		  c.empty() ? std::string("(all)") : format_cpu_list(c), ", memory ", mem);
+	ready_ = true;
+	return true;
+}
+
+bool HostCgroupStage::movable(const Snapshot &snap, const std::vector<Verdict> &v, size_t first, size_t end) const
+{
+	const Verdict &lead = v[first];
+	if (lead.builtin() && lead.reason != Reason::VmVcpu && lead.reason != Reason::VmService)
+		return false; // PID 1, kernel thread, self, exiting, RT, OVS
+	if (std::find(cfg_.classes.begin(), cfg_.classes.end(), lead.cls) == cfg_.classes.end())
+		return false;
+	for (size_t i = first; i < end; i++) {
+		const Verdict &t = v[i];
+		if (t.cls == Class::Vcpu || t.cls == Class::VmService || t.cls == Class::Exempt)
+			return false;
+		if (snap.tasks[i].kthread())
+			return false;
+	}
+	return true;
+}
+
+void HostCgroupStage::reconcile(const ReconcileContext &ctx)
+{
+	if (!cfg_.enabled || !setup(ctx))
+		return;
+	const Snapshot &snap = ctx.snap;
+	// Tasks are grouped by process, leader first.
+	for (size_t i = 0; i < snap.tasks.size();) {
+		size_t end = i + 1;
+		while (end < snap.tasks.size() && snap.tasks[end].proc == snap.tasks[i].proc)
+			end++;
+		const size_t first = i;
+		i = end;
+		const TaskInfo &lead = snap.tasks[first];
+		const ProcessInfo &p = snap.process_of(lead);
+		if (p.tgid != lead.tid || !movable(snap, ctx.verdicts, first, end))
+			continue;
+		if (seen_.count({p.tgid, p.start_time}))
+			continue; // moved once already, or found in place
+		if (version_ == CgroupVersion::V2 && p.cgroup == target()) {
+			seen_.insert({p.tgid, p.start_time});
+			continue;
+		}
+		if (ctx.dry_run) {
+			ctx.plan_out << "would move " << p.tgid << " " << offl::quoted(p.comm) << " ["
+				     << class_name(ctx.verdicts[first].cls) << "] cgroup " << p.cgroup << " -> "
+				     << target() << '\n';
+			ctx.stage_changes++;
+			seen_.insert({p.tgid, p.start_time});
+			continue;
+		}
+		int err = 0;
+		auto h = ops_.open_pid(p.tgid, p.tgid, err);
+		if (!h)
+			continue;
+		auto st = ops_.start_time(p.tgid, p.tgid);
+		if (!st || *st != p.start_time)
+			continue;
+		Moved m;
+		m.start = p.start_time;
+		m.comm = p.comm;
+		auto raw = CgroupFs::read(proc_root_ + "/" + std::to_string(p.tgid), "cgroup");
+		if (!raw)
+			continue;
+		bool ok = true;
+		for (const std::string &hier : hierarchies()) {
+			auto from = cgroup_path_of(*raw, hier);
+			if (!from) {
+				ok = false;
+				break;
+			}
+			m.from[hier] = *from;
+		}
+		if (!ok)
+			continue;
+		// The pidfd holds the identity: a reused pid is not written.
+		if (h->exited())
+			continue;
+		size_t done = 0;
+		for (const std::string &hier : hierarchies()) {
+			err = CgroupFs::write(cg_.dir(target(), hier), "cgroup.procs", std::to_string(p.tgid), true);
+			if (err)
+				break;
+			done++;
+		}
+		seen_.insert({p.tgid, p.start_time});
+		if (err) {
+			if (err != ESRCH && said_.insert("mv " + std::to_string(p.tgid)).second)
+				log_.warn("host cgroup: cannot move ", p.tgid, " ", offl::quoted(p.comm), ": ",
+					  errno_str(err));
+			if (done == 0)
+				continue;
+		}
+		moved_[p.tgid] = m;
+		ctx.stage_changes++;
+		log_.debug("host cgroup: moved ", p.tgid, " ", offl::quoted(p.comm), " [",
+			   class_name(ctx.verdicts[first].cls), "] from ", p.cgroup);
+	}
+	// Identities that are gone.
+	if (ctx.full) {
+		std::set<std::pair<pid_t, uint64_t>> live;
+		for (const ProcessInfo &p : snap.processes)
+			live.insert({p.tgid, p.start_time});
+		for (auto it = seen_.begin(); it != seen_.end();)
+			it = live.count(*it) ? std::next(it) : seen_.erase(it);
+		for (auto it = moved_.begin(); it != moved_.end();)
+			it = live.count({it->first, it->second.start}) ? std::next(it) : moved_.erase(it);
+	}
+}
+
+void HostCgroupStage::restore(bool dry_run)
+{
+	if (dry_run)
+		return;
+	if (version_ == CgroupVersion::None)
+		version_ = cg_.version();
+	size_t back = 0, left = 0;
+	for (const auto &[pid, m] : moved_) {
+		int err = 0;
+		auto h = ops_.open_pid(pid, pid, err);
+		auto st = h ? ops_.start_time(pid, pid) : std::nullopt;
+		if (!st || *st != m.start)
+			continue; // gone
+		auto raw = CgroupFs::read(proc_root_ + "/" + std::to_string(pid), "cgroup");
+		bool ours = true;
+		for (const auto &[hier, from] : m.from) {
+			auto now = raw ? cgroup_path_of(*raw, hier) : std::nullopt;
+			if (now && *now != target())
+				ours = false; // someone moved it on: theirs
+		}
+		if (!ours) {
+			left++;
+			continue;
+		}
+		bool ok = true;
+		for (const auto &[hier, from] : m.from)
+			if (int e = CgroupFs::write(cg_.dir(from, hier), "cgroup.procs", std::to_string(pid), true)) {
+				ok = false;
+				if (e != ESRCH)
+					log_.warn("host cgroup: cannot move ", pid, " ", offl::quoted(m.comm), " back to ",
+						  from, ": ", errno_str(e));
+			}
+		back += ok;
+	}
+	if (!moved_.empty())
+		log_.info("host cgroup: moved ", back, " of ", moved_.size(), " process(es) back",
+			  left ? " (" + std::to_string(left) + " had been moved elsewhere since)" : std::string());
+	moved_.clear();
+	seen_.clear();
+	for (auto it = created_.rbegin(); it != created_.rend(); ++it)
+		if (int e = CgroupFs::remove(*it); e && e != ENOENT)
+			log_.warn("host cgroup: cannot remove ", *it, ": ", errno_str(e));
+	created_.clear();
+	ready_ = false;
+}
+
+std::string HostCgroupStage::state() const
+{
+	if (moved_.empty() && created_.empty())
+		return {};
+	json mv = json::array();
+	for (const auto &[pid, m] : moved_)
+		mv.push_back({{"pid", pid}, {"start_time", m.start}, {"comm", m.comm}, {"from", m.from}});
+	return json{{"moved", mv}, {"created", created_}}.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+void HostCgroupStage::load_state(const std::string &text)
+{
+	try {
+		json j = json::parse(text);
+		for (const auto &m : j.value("moved", json::array())) {
+			Moved x;
+			x.start = m.at("start_time").get<uint64_t>();
+			x.comm = m.value("comm", std::string());
+			x.from = m.at("from").get<std::map<std::string, std::string>>();
+			moved_[m.at("pid").get<pid_t>()] = x;
+			seen_.insert({m.at("pid").get<pid_t>(), x.start});
+		}
+		created_ = j.value("created", std::vector<std::string>{});
+		if (!moved_.empty())
+			log_.info("host cgroup: state file: ", moved_.size(), " process(es) moved by an earlier run");
+	} catch (const json::exception &e) {
+		log_.warn("host cgroup: ignoring its part of the state file: ", e.what());
+		moved_.clear();
+		created_.clear();
+	}
+}
+
+} // namespace offl
