@@ -9,6 +9,7 @@
 #include "output.hpp"
 #include "hostcg.hpp"
 #include "pinning.hpp"
+#include "procevents.hpp"
 #include "qmp.hpp"
 #include "procfs.hpp"
 #include "sysops.hpp"
@@ -167,7 +168,30 @@ int cmd_agent(const Globals &g, const AgentArgs &a, Logger &log)
 	block_agent_signals();
 	Agent agent(opt, std::move(cfg), ops, log, std::cout);
 	add_stages(agent);
-	return run_agent_loop(agent, log);
+	// Event sources (read at start; a reload does not switch them).
+	const Config &c = agent.config();
+	std::unique_ptr<ProcConnector> pc;
+	std::unique_ptr<PidFileWatch> pw;
+	std::vector<EventSource *> sources;
+	std::string err;
+	if (c.events == "auto" || c.events == "proc-connector") {
+		if (g.proc_root != "/proc")
+			log.info("--proc-root: no proc connector (it reports this host's tasks)");
+		else if ((pc = ProcConnector::open(err)))
+			sources.push_back(pc.get());
+		else
+			log.warn("proc connector unavailable (", err, ")",
+				 c.events == "auto" ? ": watching pid files instead" : "");
+	}
+	if (c.events == "pid-files" || (c.events == "auto" && !pc)) {
+		if ((pw = PidFileWatch::open(c.pid_dirs, err)))
+			sources.push_back(pw.get());
+		else
+			log.warn("pid-file watch unavailable (", err, "): resync only");
+	}
+	LoopOptions lo;
+	lo.io_uring = c.io_uring;
+	return run_agent_loop(agent, log, sources, lo);
 }
 
 int cmd_status(const Globals &g, bool as_json, double steal_interval)

@@ -286,9 +286,19 @@ private:
 				c.restore_on_exit = boolean(v, k);
 			else if (key == "state_file")
 				c.state_file = string(v, k);
+			else if (key == "events") {
+				c.events = string(v, k);
+				if (c.events != "auto" && c.events != "proc-connector" && c.events != "pid-files" &&
+				    c.events != "none")
+					fail(v, "events must be \"auto\", \"proc-connector\", \"pid-files\" or \"none\"");
+			} else if (key == "pid_dirs")
+				c.pid_dirs = string_list(v, k);
+			else if (key == "io_uring")
+				c.io_uring = boolean(v, k);
 			else
 				fail(k, "unknown key '" + std::string(key) +
-						"' in [agent] (resync_interval, restore_on_exit, state_file)");
+						"' in [agent] (resync_interval, restore_on_exit, state_file, events, pid_dirs, "
+						"io_uring)");
 		}
 	}
 

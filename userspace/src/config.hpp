@@ -56,6 +56,11 @@ struct Config {
 	double resync_interval_s = 10.0;
 	bool restore_on_exit = true;
 	std::string state_file = "/run/offlinectl/state.json";
+	// Event sources between resyncs: "auto" (proc connector, else the
+	// pid-file watch), "proc-connector", "pid-files", "none".
+	std::string events = "auto";
+	std::vector<std::string> pid_dirs = {"/run", "/run/libvirt/qemu", "/run/qemu"};
+	bool io_uring = true;
 	PlacementConfig placement;
 	HostCgroupConfig host_cgroup;
 

@@ -8,6 +8,7 @@
 // 2) plug in without touching the loop's users.
 #pragma once
 
+#include <cstdint>
 #include <sys/types.h>
 #include <vector>
 
@@ -18,6 +19,10 @@ struct TaskEvent {
 	Kind kind = Kind::Overflow;
 	pid_t tid = 0;
 	pid_t tgid = 0;
+	// CLOCK_MONOTONIC ns when the kernel produced it (proc connector), or
+	// when it was read (other sources): the start of event-to-policy
+	// latency.
+	uint64_t ts_ns = 0;
 };
 
 class EventSource {
