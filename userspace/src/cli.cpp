@@ -194,13 +194,14 @@ int cmd_agent(const Globals &g, const AgentArgs &a, Logger &log)
 	return run_agent_loop(agent, log, sources, lo);
 }
 
-int cmd_status(const Globals &g, bool as_json, double steal_interval)
+int cmd_status(const Globals &g, bool as_json, double steal_interval, bool qmp)
 {
 	Config cfg = load_effective_config(g);
 	ProcFs procfs(g.proc_root);
 	StatusOptions so;
 	so.sys_root = g.sys_root;
 	so.steal_interval_s = steal_interval;
+	so.qmp = qmp;
 	StatusData s = collect_status(procfs, cfg, OFFLINECTL_VERSION, so);
 	if (as_json)
 		std::cout << status_json(s);
@@ -368,6 +369,8 @@ int run_cli(int argc, char **argv)
 	status->add_option("--steal-interval", status_steal,
 			   "seconds over which vCPU steal (run-queue wait / wall time) is sampled; 0: do not sample")
 		->check(CLI::Range(0.0, 60.0));
+	bool status_no_qmp = false;
+	status->add_flag("--no-qmp", status_no_qmp, "do not ask VMs' QMP sockets (-qmp unix:PATH) for their vCPU threads");
 
 	pid_t explain_pid = 0;
 	bool explain_json_flag = false;
@@ -422,7 +425,7 @@ int run_cli(int argc, char **argv)
 		if (*agent)
 			return cmd_agent(g, aa, log);
 		if (*status)
-			return cmd_status(g, status_json_flag, status_steal);
+			return cmd_status(g, status_json_flag, status_steal, !status_no_qmp);
 		if (*explain)
 			return cmd_explain(g, explain_pid, explain_json_flag, log);
 		if (*run) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "output.hpp"
 
+#include "qmp.hpp"
 #include "topology.hpp"
 
 #include <chrono>
@@ -91,7 +92,7 @@ std::string affinity_of(const ProcFs &procfs, pid_t tgid, pid_t tid)
 	return st ? st->cpus_allowed_list : std::string();
 }
 
-void collect_vm_status(const ProcFs &procfs, const StatusOptions &opt, StatusData &s)
+void collect_vm_status(const ProcFs &procfs, const StatusOptions &opt, const Snapshot &snap, StatusData &s)
 {
 	auto topo = read_topology(opt.sys_root);
 	if (topo)
@@ -116,6 +117,12 @@ void collect_vm_status(const ProcFs &procfs, const StatusOptions &opt, StatusDat
 		if (nodes.size() == 1)
 			vs.node = *nodes.begin();
 		vs.emulator_cpus = affinity_of(procfs, vm.tgid, vm.tgid);
+		if (opt.qmp)
+			for (const ProcessInfo &p : snap.processes)
+				if (p.tgid == vm.tgid && !(vs.qmp_socket = qemu_qmp_socket(p.cmdline)).empty()) {
+					if (auto r = qmp_execute(vs.qmp_socket, "query-cpus-fast", vs.qmp_error))
+						vs.qmp_vcpus = parse_query_cpus_fast(*r);
+				}
 		s.vm_status.push_back(std::move(vs));
 	}
 	if (opt.steal_interval_s <= 0 || d0.empty())
@@ -171,7 +178,7 @@ StatusData collect_status(const ProcFs &procfs, const Config &cfg, const std::st
 		s.actions[static_cast<size_t>(c)] =
 			c == Class::Exempt ? Action::Keep : cfg.settings(c).action;
 	s.vms = discover_vms(snap, v);
-	collect_vm_status(procfs, opt, s);
+	collect_vm_status(procfs, opt, snap, s);
 	if (auto txt = procfs.read_file("sched_offline"))
 		s.cpus = parse_sched_offline(*txt);
 	return s;
@@ -242,6 +249,21 @@ void print_status(const StatusData &s, std::ostream &out)
 				out << "    node " << (vs.node >= 0 ? std::to_string(vs.node) : std::string("-"))
 				    << ", emulator threads on CPUs " << (vs.emulator_cpus.empty() ? "?" : vs.emulator_cpus)
 				    << "\n";
+				if (!vs.qmp_socket.empty()) {
+					out << "    QMP " << vs.qmp_socket << ": ";
+					if (!vs.qmp_error.empty()) {
+						out << vs.qmp_error << "\n";
+					} else {
+						bool agree = vs.qmp_vcpus.size() == vm.vcpus.size();
+						for (const VcpuThread &t : vm.vcpus) {
+							auto q = vs.qmp_vcpus.find(t.index);
+							agree &= q != vs.qmp_vcpus.end() && q->second == t.tid;
+						}
+						out << vs.qmp_vcpus.size() << " vCPU(s), thread ids "
+						    << (agree ? "agree with the thread names" : "DIFFER from the thread names")
+						    << "\n";
+					}
+				}
 				for (const VcpuStatus &v : vs.vcpus) {
 					char steal[24] = "-", node[16] = "-";
 					if (v.steal_pct >= 0)
@@ -321,6 +343,16 @@ std::string status_json(const StatusData &s)
 		if (i < s.vm_status.size()) {
 			const VmStatus &vs = s.vm_status[i];
 			entry["node"] = vs.node >= 0 ? json(vs.node) : json(nullptr);
+			if (!vs.qmp_socket.empty()) {
+				json q = {{"socket", vs.qmp_socket}};
+				if (!vs.qmp_error.empty())
+					q["error"] = vs.qmp_error;
+				json m = json::object();
+				for (const auto &[idx, tid] : vs.qmp_vcpus)
+					m[std::to_string(idx)] = tid;
+				q["vcpus"] = m;
+				entry["qmp"] = q;
+			}
 			entry["emulator_cpus"] = vs.emulator_cpus;
 			json& jv = entry["vcpus"];
 			for (size_t k = 0; k < vs.vcpus.size() && k < jv.size(); k++) {

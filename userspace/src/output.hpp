@@ -9,6 +9,7 @@
 #include "vm.hpp"
 
 #include <array>
+#include <map>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -44,11 +45,15 @@ struct VmStatus {
 	int node = -1; // all vCPUs on this node, else -1
 	std::vector<VcpuStatus> vcpus;
 	std::string emulator_cpus; // affinity of the main thread
+	std::string qmp_socket;    // from the command line ("" none)
+	std::map<int, pid_t> qmp_vcpus; // query-cpus-fast: index -> tid
+	std::string qmp_error;
 };
 
 struct StatusOptions {
 	std::string sys_root = "/sys";
 	double steal_interval_s = 0; // 0: do not sample steal
+	bool qmp = false;            // ask each VM's QMP socket for its vCPU threads
 };
 
 struct StatusData {
