@@ -170,8 +170,12 @@ void HostCgroupStage::reconcile(const ReconcileContext &ctx)
 		i = end;
 		const TaskInfo &lead = snap.tasks[first];
 		const ProcessInfo &p = snap.process_of(lead);
-		if (p.tgid != lead.tid || !movable(snap, ctx.verdicts, first, end))
+		if (p.tgid != lead.tid)
 			continue;
+		if (!movable(snap, ctx.verdicts, first, end)) {
+			evict(ctx, p, ctx.verdicts[first]);
+			continue;
+		}
 		if (seen_.count({p.tgid, p.start_time}))
 			continue; // moved once already, or found in place
 		if (version_ == CgroupVersion::V2 && p.cgroup == target()) {
@@ -243,6 +247,46 @@ void HostCgroupStage::reconcile(const ReconcileContext &ctx)
 		for (auto it = moved_.begin(); it != moved_.end();)
 			it = live.count({it->first, it->second.start}) ? std::next(it) : moved_.erase(it);
 	}
+}
+
+// A process born in the host cgroup (a child of a host daemon) that is not
+// a host task itself (a VM started from a shell, a batch job) must not stay
+// confined to the reserved CPUs: it goes to the root cgroup.
+void HostCgroupStage::evict(const ReconcileContext &ctx, const ProcessInfo &p, const Verdict &v)
+{
+	if (p.kthread || v.cls == Class::Exempt) // exempt: never touched
+		return;
+	if (version_ == CgroupVersion::V2 && p.cgroup != target())
+		return;
+	if (version_ == CgroupVersion::V1) {
+		auto raw = CgroupFs::read(proc_root_ + "/" + std::to_string(p.tgid), "cgroup");
+		auto cs = raw ? cgroup_path_of(*raw, "cpuset") : std::nullopt;
+		if (!cs || *cs != target())
+			return;
+	}
+	if (ctx.dry_run) {
+		ctx.plan_out << "would move " << p.tgid << " " << offl::quoted(p.comm) << " [" << class_name(v.cls)
+			     << "] out of " << target() << " to /\n";
+		ctx.stage_changes++;
+		return;
+	}
+	int err = 0;
+	auto h = ops_.open_pid(p.tgid, p.tgid, err);
+	auto st = h ? ops_.start_time(p.tgid, p.tgid) : std::nullopt;
+	if (!st || *st != p.start_time || h->exited())
+		return;
+	for (const std::string &hier : hierarchies())
+		err = err ? err : CgroupFs::write(cg_.dir("/", hier), "cgroup.procs", std::to_string(p.tgid), true);
+	if (err) {
+		if (err != ESRCH && said_.insert("ev " + std::to_string(p.tgid)).second)
+			log_.warn("host cgroup: cannot move ", p.tgid, " ", offl::quoted(p.comm), " out of ", target(), ": ",
+				  errno_str(err));
+		return;
+	}
+	moved_.erase(p.tgid);
+	ctx.stage_changes++;
+	log_.info("host cgroup: ", p.tgid, " ", offl::quoted(p.comm), " [", class_name(v.cls), "] was born in ",
+		  target(), ": moved to /");
 }
 
 void HostCgroupStage::restore(bool dry_run)

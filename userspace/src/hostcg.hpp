@@ -47,6 +47,7 @@ public:
 private:
 	bool setup(const ReconcileContext &ctx);
 	bool movable(const Snapshot &snap, const std::vector<Verdict> &v, size_t first, size_t end) const;
+	void evict(const ReconcileContext &ctx, const ProcessInfo &p, const Verdict &v);
 	std::vector<std::string> hierarchies() const; // "" for v2; "cpuset", "memory" for v1
 	std::vector<int> cpus() const;
 

@@ -154,10 +154,19 @@ void PinningStage::reconcile(const ReconcileContext &ctx)
 			changed = true;
 		vms_[tgid] = std::move(vm);
 	}
-	// Partial pass with nothing about VMs: nothing to do.
-	if (!ctx.full && !changed && now.empty())
+	// Partial pass with nothing about VMs: nothing to do.  One that only
+	// saw VMs whose vCPUs did not change (QEMU starting a worker thread,
+	// say) looks at those VMs alone.
+	if (!ctx.full && !changed) {
+		if (now.empty())
+			return;
+		std::set<pid_t> only;
+		for (const auto &[tgid, vm] : now)
+			only.insert(tgid);
+		apply(ctx, &only);
 		return;
-	if (changed || ctx.full) {
+	}
+	{
 		std::vector<VmRequest> reqs;
 		for (const auto &[tgid, vm] : vms_)
 			reqs.push_back(vm.req);
@@ -289,9 +298,11 @@ void PinningStage::move_memory(const VmPlacement &vp, const Vm &vm, const Reconc
 	mem_node_[vp.tgid] = {vm.req.start_time, vp.node};
 }
 
-void PinningStage::apply(const ReconcileContext &ctx)
+void PinningStage::apply(const ReconcileContext &ctx, const std::set<pid_t> *only)
 {
 	for (const VmPlacement &vp : plan_.vms) {
+		if (only && !only->count(vp.tgid))
+			continue;
 		auto it = vms_.find(vp.tgid);
 		if (it == vms_.end())
 			continue;

@@ -56,7 +56,8 @@ public:
 
 private:
 	Vm collect(const VmInfo &info, const ProcessInfo &p, const Snapshot &snap);
-	void apply(const ReconcileContext &ctx);
+	// only: the VMs to look at (nullptr: all).
+	void apply(const ReconcileContext &ctx, const std::set<pid_t> *only = nullptr);
 	bool ensure(pid_t tgid, const Thread &t, const std::vector<int> &cpus, const std::string &what,
 		    const ReconcileContext &ctx);
 	void put_back(pid_t tid);

@@ -207,6 +207,31 @@ TEST_P(HostCgroupTest, MovesHostAndCriticalOnly)
 		<< logs_.str();
 }
 
+TEST_P(HostCgroupTest, VmOrBatchBornInTheHostCgroupIsMovedOut)
+{
+	auto a = agent();
+	a->reconcile();
+	// A host daemon starts a QEMU and a batch job: they inherit its
+	// cgroup, where they would be confined to the reserved CPUs.
+	FakeProcess q = make(900, "qemu-system-x86", "/offlinectl-host", {901});
+	q.cgroup = proc_cgroup("/offlinectl-host", "/offlinectl-host");
+	q.threads[0].comm = "CPU 0/KVM";
+	add(q);
+	FakeProcess b = make(950, "hog", "/offlinectl-host", {});
+	b.cgroup = proc_cgroup("/offlinectl-host", "/offlinectl-host");
+	add(b);
+	FakeProcess e = make(960, "node-exporter", "/offlinectl-host", {});
+	e.cgroup = proc_cgroup("/offlinectl-host", "/offlinectl-host");
+	add(e);
+	a->reconcile_pids({900, 950, 960});
+	EXPECT_EQ(pids_in(dir("cpuset", "") + "/cgroup.procs"), (std::vector<pid_t>{900, 950}))
+		<< "the VM and the batch job leave, the exempt task is not touched\n" << logs_.str();
+	if (!v2_) {
+		EXPECT_EQ(pids_in(cg_ + "/memory/cgroup.procs"), (std::vector<pid_t>{900, 950}));
+	}
+	EXPECT_NE(logs_.str().find("was born in /offlinectl-host: moved to /"), std::string::npos);
+}
+
 TEST_P(HostCgroupTest, RestartedAgentRestoresTheEarlierRunsMoves)
 {
 	{
