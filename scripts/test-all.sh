@@ -214,6 +214,14 @@ else
 	add_row guest-agent-e2e SKIP 0 "no build/userspace/agent_e2e.sh"
 	echo "=== [$n] guest-agent-e2e: SKIP (no build/userspace/agent_e2e.sh)"
 fi
+# vCPU placement and host isolation on 2 NUMA nodes (about 15 s of guest)
+if [ -f build/userspace/agent_numa_e2e.sh ] && [ -x build/userspace/offlinectl ]; then
+	guest_stage guest-agent-numa default 300 --numa --smp 6 --append preempt=full -- /opt/offlinectl/agent_numa_e2e.sh
+else
+	n=$((n + 1)); skipped=$((skipped + 1))
+	add_row guest-agent-numa SKIP 0 "no build/userspace/agent_numa_e2e.sh"
+	echo "=== [$n] guest-agent-numa: SKIP (no build/userspace/agent_numa_e2e.sh)"
+fi
 # schedlat, the libbpf tool (userspace/bpf), when the initramfs has it
 if [ -f build/bpf/schedlat ]; then
 	guest_stage guest-schedlat default 300 --append preempt=full -- /opt/schedlat/schedlat_test.sh

@@ -324,6 +324,10 @@ void PinningStage::apply(const ReconcileContext &ctx, const std::set<pid_t> *onl
 			for (const Thread &th : t->second)
 				put_back(th.tid);
 		}
+		// A VM none of whose vCPUs is placed (it does not fit, or it is
+		// going away) has no node: its other threads are left alone.
+		if (vp.vcpus.empty())
+			continue;
 		if (cfg_.pin_emulator && !pol_.reserved.empty())
 			for (const Thread &th : vm.service)
 				ensure(vp.tgid, th, vp.emulator_cpus, who + " emulator thread", ctx);
