@@ -365,6 +365,10 @@ void PinningStage::restore(bool dry_run)
 	mems_orig_.clear();
 	changed_.clear();
 	mem_node_.clear();
+	// Nothing is bound any more: the next pass plans afresh.
+	plan_ = {};
+	vms_.clear();
+	dirty_ = true;
 }
 
 std::string PinningStage::state() const

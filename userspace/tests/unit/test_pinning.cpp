@@ -308,6 +308,7 @@ TEST_F(PinningTest, StateSurvivesARestart)
 	b->finish();
 	EXPECT_EQ(aff(101), ops_.all_cpus) << "the restarted agent restores the first one's changes";
 	EXPECT_EQ(aff(51), ops_.all_cpus);
+	EXPECT_FALSE(std::filesystem::exists(state)) << "state file left after a full restore";
 }
 
 TEST_F(PinningTest, DisabledStageDoesNothingAndReloadDisablingRestores)
