@@ -12,6 +12,7 @@
 #include <linux/connector.h>
 #include <linux/netlink.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -185,4 +186,31 @@ TEST(LatencyStats, Percentiles)
 		s.add(7);
 	EXPECT_EQ(s.percentile(99), 7u) << "keeps only the last kMax samples";
 	EXPECT_EQ(s.max(), 100000u);
+}
+
+TEST(ProcConnector, LostEventsBecomeOneOverflow)
+{
+	std::string err;
+	auto pc = ProcConnector::open(err);
+	if (!pc)
+		GTEST_SKIP() << "proc connector unavailable here: " << err;
+	// A tiny receive buffer and a burst of forks: the kernel drops events
+	// and the next recv() says ENOBUFS.
+	int one = 1;
+	ASSERT_EQ(setsockopt(pc->fd(), SOL_SOCKET, SO_RCVBUFFORCE, &one, sizeof(one)), 0);
+	for (int i = 0; i < 200; i++) {
+		pid_t c = fork();
+		if (c == 0)
+			_exit(0);
+		waitpid(c, nullptr, 0);
+	}
+	std::vector<TaskEvent> ev;
+	ASSERT_TRUE(pc->read(ev));
+	size_t overflow = 0;
+	for (const TaskEvent &e : ev)
+		overflow += e.kind == TaskEvent::Kind::Overflow;
+	if (ev.empty())
+		GTEST_SKIP() << "no events at all (kernel without CONFIG_PROC_EVENTS, or a container)";
+	EXPECT_GE(overflow, 1u) << ev.size() << " events, none lost?";
+	EXPECT_EQ(pc->overflows(), overflow);
 }
