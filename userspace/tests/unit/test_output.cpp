@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <sstream>
+#include <thread>
 
 using namespace offl;
 using offl::testing::FakeProcess;
@@ -233,4 +234,64 @@ TEST(Status, RunningAgentFromPidFile)
 	EXPECT_EQ(running_agent(fs, cfg), 0);
 	tree.write_file("run/agent.pid", "garbage");
 	EXPECT_EQ(running_agent(fs, cfg), 0);
+}
+
+TEST(Status, VmBindingsNodesAndSteal)
+{
+	FakeProcTree tree;
+	add_simple(tree, 1, "systemd");
+	add_vm(tree, 100, 2); // vCPU 1 = tid 101, vCPU 0 = tid 102
+	tree.write_file("sysfs/devices/system/cpu/online", "0-7\n");
+	tree.write_file("sysfs/devices/system/node/node0/cpulist", "0-3\n");
+	tree.write_file("sysfs/devices/system/node/node1/cpulist", "4-7\n");
+	auto bind = [&](pid_t tid, const std::string &cpus) {
+		FakeTask t;
+		t.tid = tid;
+		t.cpus = cpus;
+		tree.write_file("100/task/" + std::to_string(tid) + "/status",
+				FakeProcTree::status_text(t, 100, 4, false));
+	};
+	bind(101, "5");
+	bind(102, "6");
+	bind(100, "4");
+	Config cfg = cfg_with_rule();
+	StatusOptions so;
+	so.sys_root = tree.root() + "/sysfs";
+	so.steal_interval_s = 0.2;
+	// vCPU 0 waits 50 ms on a run queue during the sampling interval.
+	std::thread waiter([&] {
+		std::this_thread::sleep_for(std::chrono::milliseconds(50));
+		tree.write_file("100/task/102/schedstat", "1000 50001000 11\n");
+	});
+	StatusData s = collect_status(ProcFs(tree.root()), cfg, "9.9", so);
+	waiter.join();
+	ASSERT_EQ(s.vm_status.size(), 1u);
+	const VmStatus &vs = s.vm_status[0];
+	EXPECT_EQ(s.topology, "node0 0-3, node1 4-7");
+	EXPECT_EQ(vs.node, 1);
+	EXPECT_EQ(vs.emulator_cpus, "4");
+	ASSERT_EQ(vs.vcpus.size(), 2u);
+	EXPECT_EQ(vs.vcpus[0].tid, 102);
+	EXPECT_EQ(vs.vcpus[0].cpus, "6");
+	EXPECT_EQ(vs.vcpus[0].node, 1);
+	// 50 ms of 200+ ms.
+	EXPECT_GT(vs.vcpus[0].steal_pct, 10.0);
+	EXPECT_LE(vs.vcpus[0].steal_pct, 25.1);
+	EXPECT_EQ(vs.vcpus[1].steal_pct, 0.0);
+	std::ostringstream text;
+	print_status(s, text);
+	EXPECT_NE(text.str().find("node 1, emulator threads on CPUs 4"), std::string::npos) << text.str();
+	EXPECT_NE(text.str().find("vCPU 1   tid 101     CPUs 5            node 1   steal 0.0%"), std::string::npos)
+		<< text.str();
+	auto j = nlohmann::json::parse(status_json(s));
+	EXPECT_EQ(j["vms"][0]["node"], 1);
+	EXPECT_EQ(j["vms"][0]["vcpus"][0]["cpus"], "6");
+	EXPECT_GT(j["vms"][0]["vcpus"][0]["steal_pct"].get<double>(), 10.0);
+	// A VM spread over both nodes has no node.
+	bind(101, "1");
+	so.steal_interval_s = 0;
+	StatusData t = collect_status(ProcFs(tree.root()), cfg, "9.9", so);
+	EXPECT_EQ(t.vm_status[0].node, -1);
+	EXPECT_LT(t.vm_status[0].vcpus[0].steal_pct, 0) << "not sampled";
+	EXPECT_TRUE(nlohmann::json::parse(status_json(t))["vms"][0]["node"].is_null());
 }
