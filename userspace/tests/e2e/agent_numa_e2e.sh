@@ -16,7 +16,9 @@
 #   3. VM C (1 vCPU) started later is bound through the event path within a
 #      bounded time; VM D (2 vCPUs) does not fit and is reported, unbound;
 #   4. A exits: D gets A's CPUs (exit event -> re-plan);
-#   5. SIGTERM: affinities and the cgroup move are undone.
+#   5. SIGTERM: affinities and the cgroup move are undone;
+#   6. a second agent without the proc connector (events = "pid-files")
+#      binds a VM as soon as its pid file appears.
 #
 # Environment: OFFLINECTL, HELPER (default: beside this script), MEASURE_S
 # (seconds per steal measurement, default 2), BOUND_S (event-path bound,
@@ -281,11 +283,41 @@ kill -TERM "$agent_pid"
 wait "$agent_pid"
 rc=$?
 agent_pid=""
-grep -E "latency|placement:|host cgroup|do not fit|memory ->|events:" "$WORK/agent.log" | sed 's/^/# agent: /'
+grep -E "latency|event ->|placement:|host cgroup|do not fit|memory ->|events:|resync:" "$WORK/agent.log" | sed 's/^/# agent: /'
 check "agent exits 0 on SIGTERM" [ "$rc" -eq 0 ]
 check "vCPU affinities restored ($(aff "$(vcpu_tids "$vmB")"))" [ "$(aff "$(vcpu_tids "$vmB")")" = "0-$((ncpu - 1))" ]
 check "host daemon back in its cgroup ($(cgroup_of "$hostd"))" [ "$(cgroup_of "$hostd")" = / ]
 check "host cgroup removed" [ ! -d /sys/fs/cgroup/offlinectl-host ]
+
+# --- 6. the pid-file fallback ----------------------------------------------------------
+# No proc connector: a VM that writes a pid file (QEMU's -pidfile) is seen
+# through inotify on the pid-file directory.
+kill "$vmD"
+wait "$vmD" 2>/dev/null
+mkdir -p "$WORK/run"
+sed -e 's/^events = .*/events = "pid-files"/' -e "s|^\[agent\]|[agent]\npid_dirs = [\"$WORK/run\"]|" \
+	"$WORK/numa.toml" >"$WORK/pidfiles.toml"
+"$OFFLINECTL" -v -c "$WORK/pidfiles.toml" agent >"$WORK/agent2.log" 2>&1 &
+agent_pid=$!
+i=0
+while ! grep -q "agent running" "$WORK/agent2.log" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+check "second agent watches pid files" grep -q "events: pid-file watch" "$WORK/agent2.log"
+wait_bound "$vmB" 5 >/dev/null
+start "$WORK/qemu-system-x86_64" -name guest=E,debug-threads=on -smp 1 --duty 5:5 --timeout 600
+vmE=$last
+wait_vcpus "$vmE" 1
+sleep 0.5
+check "without an event VM E stays unbound" unbound "$vmE"
+echo "$vmE" >"$WORK/run/E.pid"
+if tE=$(wait_bound "$vmE" "$BOUND_S"); then
+	ok "VM E bound within ${BOUND_S}s of its pid file ($((tE * 10)) ms guest time)"
+else
+	not_ok "VM E bound within ${BOUND_S}s of its pid file"
+fi
+kill -TERM "$agent_pid"
+wait "$agent_pid"
+agent_pid=""
+grep -E "latency|events:" "$WORK/agent2.log" | sed 's/^/# agent 2: /'
 
 echo "1..$n"
 [ "$failed" -eq 0 ]
