@@ -9,15 +9,17 @@
 #                       booted alternately
 #   BENCH_ROUNDS=3      rounds (variants interleaved, order rotated per round)
 #   BENCH_S=2           seconds per latency / share / co-location measurement
-#   BENCH_TPUT_S=1      seconds per throughput measurement
+#   BENCH_TPUT_S=2      seconds per throughput measurement
 #   BENCH_PP_LOOPS=20000 BENCH_PP_REPEATS=5   pipe ping-pong size
+#   BENCH_ONLY=latency,tput,share,colo        the metrics to run (main mode)
 #
 # Variants of the offline load: none (baseline), none2 (its A/A twin),
 # normal, nice19, idle, cgweight1, cgidle, offline (see sobench.c).
 MODE=${BENCH_MODE:-main}
+ONLY=${BENCH_ONLY:-latency,tput,share,colo}
 R=${BENCH_ROUNDS:-3}
 S=${BENCH_S:-2}
-TS=${BENCH_TPUT_S:-1}
+TS=${BENCH_TPUT_S:-2}
 PPL=${BENCH_PP_LOOPS:-20000}
 PPR=${BENCH_PP_REPEATS:-5}
 B=/usr/bin
@@ -109,8 +111,13 @@ colo_setup() {
 	mkdir -p $COLO
 	h=/opt/offlinectl/offlinectl-e2e-helper
 	for n in qemu-system-x86_64 colo-hostd colo-batch; do cp $h $COLO/$n; done
-	cat >$COLO/colo.toml <<'EOF'
-# make bench, metric 5: host daemons and batch jobs offline, the VM online
+	# pin: the agent's vCPU placement (one-to-one, CPU 0 reserved for the
+	# host, emulator threads there) and host daemons confined to the
+	# reserved CPU by its host cgroup; the policies of host and batch work
+	# are kept.  pin+offline: the same, with host and batch work offline.
+	for pol in keep offline; do
+		cat >$COLO/colo-$pol.toml <<EOF
+# make bench, metric 5 (bench/guest/bench-guest.sh)
 [agent]
 restore_on_exit = false
 state_file = ""
@@ -119,10 +126,21 @@ state_file = ""
 default_class = "exempt"
 
 [classes.host]
-policy = "offline"
+policy = "$pol"
 
 [classes.batch]
-policy = "offline"
+policy = "$pol"
+
+[placement]
+enabled = true
+overcommit_ratio = 1.0
+reserved_cpus = "0"
+emulator_threads = "reserved"
+memory = "keep"
+
+[host_cgroup]
+enabled = true
+classes = ["host"]
 
 [[rule]]
 name = "bench host daemon"
@@ -134,9 +152,10 @@ name = "bench batch job"
 class = "batch"
 comm = "colo-batch"
 EOF
+	done
 }
 
-colo() { # MODE: noagent | pin | pin+offline
+colo() { # MODE: noagent | pin | pin+offline | isolated
 	m=$1
 	pids=""
 	# one VM with a vCPU per non-reserved CPU, 50% busy each (5 ms / 5 ms)
@@ -150,24 +169,21 @@ colo() { # MODE: noagent | pin | pin+offline
 	$COLO/colo-batch --mode hog --threads "$(nproc)" --timeout 120 &
 	pids="$pids $!"
 	usleep 300000
-	if [ "$m" != noagent ]; then
-		# one-to-one: vCPU i on CPU i+1; host daemons on the reserved CPU 0
-		for t in $(ls /proc/$vm/task); do
-			c=$(cat /proc/$vm/task/$t/comm)
-			case "$c" in
-			"CPU "*"/KVM") i=${c#CPU }; i=${i%/KVM}; taskset -p -c $((i + 1)) "$t" >/dev/null ;;
-			*) taskset -p -c 0 "$t" >/dev/null ;;
-			esac
-		done
-		for p in $pids; do
-			case "$(cat /proc/$p/comm)" in
-			colo-hostd) for t in $(ls /proc/$p/task); do taskset -p -c 0 "$t" >/dev/null; done ;;
-			esac
-		done
+	case $m in
+	pin|isolated) cfg=$COLO/colo-keep.toml ;;
+	pin+offline) cfg=$COLO/colo-offline.toml ;;
+	*) cfg="" ;;
+	esac
+	if [ -n "$cfg" ]; then
+		/opt/offlinectl/offlinectl -q -c "$cfg" agent --once >/tmp/agent.out 2>&1 ||
+			{ echo "BENCH-ERROR offlinectl agent --once ($m) failed: $(head -c 400 /tmp/agent.out)"; fail=1; }
 	fi
-	if [ "$m" = pin+offline ]; then
-		/opt/offlinectl/offlinectl -q -c $COLO/colo.toml agent --once ||
-			{ echo "BENCH-ERROR offlinectl agent --once failed"; fail=1; }
+	# control: nothing beside the vCPUs on their CPUs (batch on CPU 0 too),
+	# what single-threaded TCG alone makes of run_delay with busy vCPUs
+	if [ "$m" = isolated ]; then
+		for p in $pids; do
+			for t in $(ls /proc/$p/task); do taskset -p -c 0 "$t" >/dev/null; done
+		done
 	fi
 	usleep 200000
 	# what each thread ended up as: comm, policy (stat field 41), CPUs
@@ -183,6 +199,15 @@ colo() { # MODE: noagent | pin | pin+offline
 		done
 	done
 	info "colo $m round $ROUND:$st"
+	# the agent must have pinned each vCPU to a CPU of its own, not CPU 0
+	if [ -n "$cfg" ]; then
+		for t in $(ls /proc/$vm/task); do
+			case "$(cat /proc/$vm/task/$t/comm)" in "CPU "*"/KVM")
+				c=$(taskset -p "$t" | sed 's/.*: //')
+				case $c in 2|4|8) ;; *) echo "BENCH-ERROR $m: vCPU thread $t has CPU mask $c, not one CPU of 1-3"; fail=1 ;; esac
+			esac
+		done
+	fi
 	if [ -x $B/schedlat ]; then
 		$B/schedlat --duration "$S" --json --vcpu-prefix "CPU " >/tmp/schedlat.json 2>/tmp/schedlat.err &
 		lp=$!
@@ -228,18 +253,25 @@ while [ $ROUND -lt "$R" ]; do
 	# rotate by 3 per round, so each variant moves through the order
 	ORDER=$(rotate $((ROUND * 3)) $VARIANTS)
 	info "round $ROUND order $ORDER"
-	for v in $ORDER; do
-		cyclic "$v"
-		run $B/sobench chain "$v" 4 "$PROBE_CPU" "$S"
-	done
-	for n in 1 8 32; do
-		for v in $ORDER; do run $B/sobench tput "$v" $n "$TS"; done
-	done
-	for pct in 20 50 80; do
-		for v in $ORDER; do run $B/sobench share "$v" $pct "$S" 2; done
-	done
+	case ,$ONLY, in *,latency,*)
+		for v in $ORDER; do
+			cyclic "$v"
+			run $B/sobench chain "$v" 4 "$PROBE_CPU" "$S"
+		done
+	esac
+	case ,$ONLY, in *,tput,*)
+		for n in 1 8 32; do
+			for v in $ORDER; do run $B/sobench tput "$v" $n "$TS"; done
+		done
+	esac
+	case ,$ONLY, in *,share,*)
+		for pct in 20 50 80; do
+			for v in $ORDER; do run $B/sobench share "$v" $pct "$S" 2; done
+		done
+	esac
+	case ,$ONLY, in *,colo,*) ;; *) ROUND=$((ROUND + 1)); continue ;; esac
 	if [ -x /opt/offlinectl/offlinectl ]; then
-		for m in $(rotate "$ROUND" noagent pin pin+offline); do colo "$m"; done
+		for m in $(rotate "$ROUND" noagent pin pin+offline isolated); do colo "$m"; done
 	else
 		echo "BENCH-ERROR no /opt/offlinectl/offlinectl: no co-location scenario"
 		fail=1

@@ -374,11 +374,16 @@ static int cmd_tput(int argc, char **argv)
 	t1 = now_ns();
 	hog1 = hogs_runtime();
 	stop_hogs();
+	/*
+	 * online_cpu: the workers' CPU time over their own window (go ->
+	 * end), so the join afterwards does not count; hog_cpu covers go ->
+	 * after the joins, when the hogs also get the CPUs the workers left.
+	 */
 	emit_head("tput");
 	printf(",\"per_cpu\":%d,\"secs\":%.3f,\"ops\":%llu,\"min_cpu_ops\":%llu,"
 	       "\"online_cpu\":%.4f,\"hog_cpu\":%.4f}\n",
 	       n, (t1 - t0) / 1e9, (unsigned long long)ops,
-	       (unsigned long long)minops, (double)run / ((t1 - t0) * (double)ncpu),
+	       (unsigned long long)minops, (double)run / (secs * 1e9 * ncpu),
 	       (double)(hog1 - hog0) / ((t1 - t0) * (double)ncpu));
 	return 0;
 }
