@@ -194,7 +194,7 @@ int cmd_agent(const Globals &g, const AgentArgs &a, Logger &log)
 	return run_agent_loop(agent, log, sources, lo);
 }
 
-int cmd_status(const Globals &g, bool as_json, double steal_interval, bool qmp)
+int cmd_status(const Globals &g, bool as_json, double steal_interval, StatusOptions::Qmp qmp)
 {
 	Config cfg = load_effective_config(g);
 	ProcFs procfs(g.proc_root);
@@ -369,8 +369,11 @@ int run_cli(int argc, char **argv)
 	status->add_option("--steal-interval", status_steal,
 			   "seconds over which vCPU steal (run-queue wait / wall time) is sampled; 0: do not sample")
 		->check(CLI::Range(0.0, 60.0));
-	bool status_no_qmp = false;
-	status->add_flag("--no-qmp", status_no_qmp, "do not ask VMs' QMP sockets (-qmp unix:PATH) for their vCPU threads");
+	bool status_qmp = false, status_no_qmp = false;
+	status->add_flag("--qmp", status_qmp,
+			 "ask every VM's QMP socket (-qmp unix:PATH) for its vCPU threads (default: only VMs whose "
+			 "threads carry no names; a libvirt monitor socket belongs to libvirt)");
+	status->add_flag("--no-qmp", status_no_qmp, "never ask QMP");
 
 	pid_t explain_pid = 0;
 	bool explain_json_flag = false;
@@ -425,7 +428,10 @@ int run_cli(int argc, char **argv)
 		if (*agent)
 			return cmd_agent(g, aa, log);
 		if (*status)
-			return cmd_status(g, status_json_flag, status_steal, !status_no_qmp);
+			return cmd_status(g, status_json_flag, status_steal,
+					  status_no_qmp ? StatusOptions::Qmp::Never
+					  : status_qmp  ? StatusOptions::Qmp::Always
+							: StatusOptions::Qmp::Unnamed);
 		if (*explain)
 			return cmd_explain(g, explain_pid, explain_json_flag, log);
 		if (*run) {

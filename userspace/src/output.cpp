@@ -117,7 +117,7 @@ void collect_vm_status(const ProcFs &procfs, const StatusOptions &opt, const Sna
 		if (nodes.size() == 1)
 			vs.node = *nodes.begin();
 		vs.emulator_cpus = affinity_of(procfs, vm.tgid, vm.tgid);
-		if (opt.qmp)
+		if (opt.qmp == StatusOptions::Qmp::Always || (opt.qmp == StatusOptions::Qmp::Unnamed && vm.vcpus.empty()))
 			for (const ProcessInfo &p : snap.processes)
 				if (p.tgid == vm.tgid && !(vs.qmp_socket = qemu_qmp_socket(p.cmdline)).empty()) {
 					if (auto r = qmp_execute(vs.qmp_socket, "query-cpus-fast", vs.qmp_error))

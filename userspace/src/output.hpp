@@ -53,7 +53,10 @@ struct VmStatus {
 struct StatusOptions {
 	std::string sys_root = "/sys";
 	double steal_interval_s = 0; // 0: do not sample steal
-	bool qmp = false;            // ask each VM's QMP socket for its vCPU threads
+	// Ask a VM's QMP socket for its vCPU threads: Never, only when its
+	// threads carry no names (a libvirt monitor socket is libvirt's), or
+	// Always.
+	enum class Qmp { Never, Unnamed, Always } qmp = Qmp::Never;
 };
 
 struct StatusData {

@@ -70,15 +70,19 @@ PinningStage::Vm PinningStage::collect(const VmInfo &info, const ProcessInfo &p,
 		vm.vcpus[v.index].push_back(Thread{v.tid, snap.tasks[v.task].start_time});
 	for (pid_t tid : info.service_threads)
 		vm.service.push_back(Thread{tid, start_of(tid)});
-	if (cfg_.qmp && qmp_) {
+	// QMP only for VMs whose vCPU threads carry no names (QEMU without
+	// debug-threads=on): libvirt always names them, and its monitor socket
+	// is libvirt's alone.  Answers are kept per process and thread count,
+	// so only a hot-plug asks again.
+	if (cfg_.qmp && qmp_ && vm.vcpus.empty()) {
 		vm.qmp_socket = qemu_qmp_socket(p.cmdline);
 		if (!vm.qmp_socket.empty()) {
-			// QMP knows vCPUs whose threads carry no name
-			// (debug-threads=off); named ones must agree with it.
-			std::map<int, pid_t> q = qmp_(vm.qmp_socket);
-			for (const auto &[idx, tid] : q) {
-				if (vm.vcpus.count(idx))
-					continue;
+			const size_t nthreads = info.service_threads.size();
+			auto c = qmp_cache_.find(info.tgid);
+			if (c == qmp_cache_.end() || c->second.start != p.start_time || c->second.threads != nthreads)
+				c = qmp_cache_.insert_or_assign(info.tgid, QmpAnswer{p.start_time, nthreads,
+										      qmp_(vm.qmp_socket)}).first;
+			for (const auto &[idx, tid] : c->second.vcpus) {
 				const TaskInfo *t = snap.find_task(tid);
 				if (!t || t->tgid != info.tgid)
 					continue;
@@ -342,6 +346,11 @@ void PinningStage::apply(const ReconcileContext &ctx, const std::set<pid_t> *onl
 	for (auto it = mem_node_.begin(); it != mem_node_.end();)
 		if (!vms_.count(it->first))
 			it = mem_node_.erase(it);
+		else
+			++it;
+	for (auto it = qmp_cache_.begin(); it != qmp_cache_.end();)
+		if (!vms_.count(it->first))
+			it = qmp_cache_.erase(it);
 		else
 			++it;
 }

@@ -83,6 +83,12 @@ private:
 	std::map<pid_t, std::pair<uint64_t, int>> mem_node_; // tgid -> (start, node)
 	std::map<std::string, std::string> mems_orig_;      // cgroup dir -> cpuset.mems
 	std::set<std::string> said_;                         // notes and warnings given
+	struct QmpAnswer {
+		uint64_t start = 0;
+		size_t threads = 0;
+		std::map<int, pid_t> vcpus;
+	};
+	std::map<pid_t, QmpAnswer> qmp_cache_;
 	std::set<std::tuple<pid_t, uint64_t, std::string>> printed_; // dry run
 };
 

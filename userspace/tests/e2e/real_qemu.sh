@@ -47,7 +47,7 @@ for t in /proc/$qpid/task/*; do
 done | sort -n >"$tmp/byname"
 echo "vCPU threads by name:"; sed 's/^/  /' "$tmp/byname"
 
-"$bin" status --json --steal-interval 0.2 >"$tmp/status.json" || fail "status failed"
+"$bin" status --json --qmp --steal-interval 0.2 >"$tmp/status.json" || fail "status failed"
 python3 - "$tmp/status.json" "$qpid" "$tmp/byname" "$tmp/qmp.sock" <<'PY' || fail "status does not match"
 import json, sys
 st = json.load(open(sys.argv[1]))
