@@ -107,6 +107,7 @@ bool PinningStage::task_exited(pid_t tid, pid_t tgid)
 	if (it == vms_.end())
 		return false;
 	if (tid == tgid) {
+		log_.debug("placement: VM ", tgid, " exited: re-plan");
 		vms_.erase(it);
 		changed_.erase(tid);
 		dirty_ = true;
@@ -115,7 +116,11 @@ bool PinningStage::task_exited(pid_t tid, pid_t tgid)
 	for (const auto &[idx, threads] : it->second.vcpus)
 		for (const Thread &t : threads)
 			if (t.tid == tid) {
+				log_.debug("placement: vCPU ", idx, " (tid ", tid, ") of VM ", tgid, " exited: re-plan");
 				changed_.erase(tid);
+				// The process may be gone before it is scanned
+				// again: re-plan whatever the scan finds.
+				dirty_ = true;
 				return true;
 			}
 	return false;
@@ -136,6 +141,17 @@ void PinningStage::reconcile(const ReconcileContext &ctx)
 			now.emplace(info.tgid, collect(info, *p, ctx.snap));
 	}
 	bool changed = dirty_;
+	if (dirty_ && !ctx.full) {
+		// After exits: drop VMs whose process is gone (its own exit
+		// event may come later, or have been lost).
+		for (auto it = vms_.begin(); it != vms_.end();) {
+			auto st = ops_.start_time(it->first, it->first);
+			if (!st || *st != it->second.req.start_time)
+				it = vms_.erase(it);
+			else
+				++it;
+		}
+	}
 	if (ctx.full) {
 		// Everything is in the snapshot: VMs not in it are gone.
 		for (auto it = vms_.begin(); it != vms_.end();)

@@ -71,7 +71,7 @@ protected:
 	{
 		add(make(pid, comm, std::move(threads), std::move(names)));
 	}
-	// A fake VM: pid, vCPU tids "CPU i/KVM", one I/O thread pid+100.
+	// A fake VM: pid, vCPU tids "CPU i/KVM", one I/O thread pid+50.
 	void vm(pid_t pid, int nvcpu, const std::string &cgroup = "0::/")
 	{
 		std::vector<pid_t> tids;
@@ -80,7 +80,7 @@ protected:
 			tids.push_back(pid + 1 + i);
 			names.push_back("CPU " + std::to_string(i) + "/KVM");
 		}
-		tids.push_back(pid + 100);
+		tids.push_back(pid + 50);
 		names.push_back("IO mon_iothread");
 		FakeProcess p = make(pid, "qemu-system-x86", tids, names);
 		p.exe = "/usr/bin/qemu-system-x86_64";
@@ -142,7 +142,7 @@ TEST_F(PinningTest, TwoVmsOneToOneOnANodeEach)
 	// Emulator threads on the reserved CPU of their node.
 	EXPECT_EQ(aff(100), (std::vector<int>{0}));
 	EXPECT_EQ(aff(200), (std::vector<int>{4}));
-	EXPECT_EQ(aff(300 - 100 + 100), (std::vector<int>{4})); // IO thread of VM 200 (tid 300)
+	EXPECT_EQ(aff(250), (std::vector<int>{4})); // IO thread of VM 200
 	EXPECT_EQ(aff(1), ops_.all_cpus) << "non-VM tasks are not this stage's business";
 	// Memory follows: migrate_pages to each VM's node.
 	ASSERT_EQ(ops_.migrations.size(), 2u);
@@ -205,7 +205,7 @@ TEST_F(PinningTest, ExitingVmFreesItsCpusThroughTheEventPath)
 	EXPECT_EQ(stage_->plan().unplaced(), 2u);
 	EXPECT_NE(logs_.str().find("do not fit"), std::string::npos);
 	// VM 100 exits: the exit event frees node 0 ...
-	gone(100, {101, 102, 103, 200});
+	gone(100, {101, 102, 103, 150});
 	EXPECT_FALSE(a->task_exited(150, 150)) << "not a VM";
 	ASSERT_TRUE(a->task_exited(100, 100));
 	a->reconcile_pids({100});
@@ -216,6 +216,24 @@ TEST_F(PinningTest, ExitingVmFreesItsCpusThroughTheEventPath)
 	EXPECT_EQ(aff(201), (std::vector<int>{5})) << "VM 200 kept its binding";
 }
 
+TEST_F(PinningTest, VcpuExitOfAProcessAlreadyGoneFreesItsCpus)
+{
+	vm(100, 3);
+	vm(200, 3);
+	vm(300, 2);
+	auto a = agent();
+	a->reconcile();
+	EXPECT_EQ(stage_->plan().unplaced(), 2u);
+	// The whole VM is gone before the agent reads the first exit event
+	// (a vCPU thread's); the leader's own exit event is lost.
+	gone(100, {101, 102, 103, 150});
+	ASSERT_TRUE(a->task_exited(102, 100));
+	a->reconcile_pids({100});
+	EXPECT_EQ(stage_->plan().find(100), nullptr);
+	EXPECT_EQ(aff(301), (std::vector<int>{1}));
+	EXPECT_EQ(aff(302), (std::vector<int>{2}));
+}
+
 TEST_F(PinningTest, HotplugThroughTheEventPath)
 {
 	vm(100, 1);
@@ -224,22 +242,22 @@ TEST_F(PinningTest, HotplugThroughTheEventPath)
 	EXPECT_EQ(aff(101), (std::vector<int>{1}));
 	// vCPU 1 appears (thread comm change event -> reconcile of its pid).
 	FakeTask t;
-	t.tid = 150;
+	t.tid = 160;
 	t.comm = "CPU 1/KVM";
 	t.start_time = 5000;
-	FakeProcess p = make(100, "qemu-system-x86", {101, 150, 200}, {"CPU 0/KVM", "CPU 1/KVM", "IO mon_iothread"});
+	FakeProcess p = make(100, "qemu-system-x86", {101, 160, 150}, {"CPU 0/KVM", "CPU 1/KVM", "IO mon_iothread"});
 	p.threads[1].start_time = 5000;
 	p.exe = "/usr/bin/qemu-system-x86_64";
 	p.argv = {p.exe, "-name", "guest=vm100"};
 	tree_.add(p);
-	ops_.add(150, 100, 5000);
-	a->reconcile_pids({150});
-	EXPECT_EQ(aff(150), (std::vector<int>{2}));
+	ops_.add(160, 100, 5000);
+	a->reconcile_pids({160});
+	EXPECT_EQ(aff(160), (std::vector<int>{2}));
 	EXPECT_EQ(aff(101), (std::vector<int>{1}));
 	// Unplug: the thread exits.
-	tree_.remove_task(100, 150);
-	ops_.exit_task(150);
-	ASSERT_TRUE(a->task_exited(150, 100));
+	tree_.remove_task(100, 160);
+	ops_.exit_task(160);
+	ASSERT_TRUE(a->task_exited(160, 100));
 	a->reconcile_pids({100});
 	ASSERT_NE(stage_->plan().find(100), nullptr);
 	EXPECT_EQ(stage_->plan().find(100)->vcpus.size(), 1u);
