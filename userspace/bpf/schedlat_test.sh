@@ -7,8 +7,9 @@
 # On the last CPU: a fake VM whose vCPU thread "CPU 0/KVM" is an online
 # duty-cycle hog (20 ms busy, 10 ms asleep), an online periodic task and an
 # offline periodic task (1 ms of work every 20 ms each, the offline one
-# marked by `offlinectl set`).  On the CPU before it: a second fake VM's
-# vCPU beside a fair CPU hog.  schedlat runs for DURATION seconds and must:
+# marked by `offlinectl set`); schedlat runs for DURATION seconds (latency).
+# Then on the CPU before it a second fake VM's vCPU beside a fair CPU hog
+# joins, and schedlat runs again (steal).  They must:
 #   - load, attach and print JSON and text histograms;
 #   - count wakeups of the offline class (SCHED_IDLE on kernels without
 #     SCHED_OFFLINE) and of the fair class;
@@ -66,32 +67,20 @@ taskset -c "$A" "$W/sl-online" --mode daemon --timeout 60 &
 online=$!
 taskset -c "$A" "$W/sl-offline" --mode daemon --timeout 60 &
 offline=$!
-# VM B: one vCPU, 5 ms busy / 5 ms asleep, beside a fair hog on CPU B
-taskset -c "$B" "$W/qemu-system-x86_64" -name guest=b,debug-threads=on -smp 1 --duty 5:5 --timeout 60 &
-vmb=$!
-taskset -c "$B" "$W/sl-hog" --mode hog --threads 1 --timeout 60 &
-hog=$!
-pids="$vma $online $offline $vmb $hog"
+pids="$vma $online $offline"
 usleep 300000
 # the helpers' threads inherit the affinity; pin every thread to be sure
 for p in $vma $online $offline; do for t in $(ls /proc/$p/task); do taskset -p -c "$A" "$t" >/dev/null; done; done
-for p in $vmb $hog; do for t in $(ls /proc/$p/task); do taskset -p -c "$B" "$t" >/dev/null; done; done
 "$OFFLINECTL" -q set "$offline" || diag "offlinectl set $offline failed"
 
-vcpu_tid() { for t in $(ls /proc/$1/task); do [ "$(cat /proc/$1/task/$t/comm)" = "CPU 0/KVM" ] && echo "$t"; done; }
-ta=$(vcpu_tid $vma)
-tb=$(vcpu_tid $vmb)
-delay() { cut -d' ' -f2 "/proc/$1/schedstat"; }
-uptime_ns() { u=$(cut -d' ' -f1 /proc/uptime); echo "$(( ${u%.*} * 1000000000 + 1${u#*.}0000000 - 1000000000 ))"; }
-
-da0=$(delay "$ta"); db0=$(delay "$tb"); u0=$(uptime_ns)
-if "$SCHEDLAT" --duration "$DURATION" --json >"$W/out.json" 2>"$W/err"; then
+# run 1: latency per class, with only CPU A's tasks (a fair hog elsewhere
+# would make fair tasks wait too)
+if "$SCHEDLAT" --duration "$DURATION" --json >"$W/lat.json" 2>"$W/err"; then
 	ok "schedlat --json ran for $DURATION s"
 else
 	not_ok "schedlat --json failed: $(cat "$W/err")"
 fi
-da1=$(delay "$ta"); db1=$(delay "$tb"); u1=$(uptime_ns)
-J=$(cat "$W/out.json")
+J=$(cat "$W/lat.json")
 diag "json: $(echo "$J" | cut -c1-600)"
 
 case "$J" in
@@ -116,6 +105,25 @@ if [ "$oc" -gt 0 ] && [ "$fc" -gt 0 ]; then
 else
 	not_ok "no wakeups to compare"
 fi
+
+# run 2: steal.  VM B: one vCPU, 5 ms busy / 5 ms asleep, beside a fair
+# hog on CPU B; VM A still shares CPU A with the periodic tasks
+taskset -c "$B" "$W/qemu-system-x86_64" -name guest=b,debug-threads=on -smp 1 --duty 5:5 --timeout 60 &
+vmb=$!
+taskset -c "$B" "$W/sl-hog" --mode hog --threads 1 --timeout 60 &
+hog=$!
+pids="$pids $vmb $hog"
+usleep 300000
+for p in $vmb $hog; do for t in $(ls /proc/$p/task); do taskset -p -c "$B" "$t" >/dev/null; done; done
+vcpu_tid() { for t in $(ls /proc/$1/task); do [ "$(cat /proc/$1/task/$t/comm)" = "CPU 0/KVM" ] && echo "$t"; done; }
+ta=$(vcpu_tid $vma)
+tb=$(vcpu_tid $vmb)
+delay() { cut -d' ' -f2 "/proc/$1/schedstat"; }
+uptime_ns() { u=$(cut -d' ' -f1 /proc/uptime); echo "$(( ${u%.*} * 1000000000 + 1${u#*.}0000000 - 1000000000 ))"; }
+da0=$(delay "$ta"); db0=$(delay "$tb"); u0=$(uptime_ns)
+"$SCHEDLAT" --duration "$DURATION" --json >"$W/steal.json" 2>"$W/err" || diag "schedlat (run 2) failed: $(cat "$W/err")"
+da1=$(delay "$ta"); db1=$(delay "$tb"); u1=$(uptime_ns)
+J=$(cat "$W/steal.json")
 
 # steal (per mille) of TID from the JSON
 steal() { echo "$J" | sed 's/},{/}\n{/g' | sed -n "s/.*\"tid\":$1,.*\"steal\":\([0-9.]*\).*/\1/p" | awk '{ printf "%d", $1 * 1000 }'; }
