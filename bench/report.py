@@ -40,6 +40,10 @@ CNAME = {
 }
 
 
+SHORT = {"noagent": "no agent", "pin": "agent: pinning", "pin+offline": "agent: pinning + offline",
+         "isolated": "control: nothing beside vCPUs"}
+
+
 def med(xs):
     return statistics.median(xs) if xs else None
 
@@ -300,7 +304,7 @@ def gnuplot(bench_dir, name, script, data):
     with open(dat, "w") as f:
         f.write(data)
     png = os.path.join(bench_dir, f"{name}.png")
-    full = (f"set terminal pngcairo size 900,480 font 'DejaVu Sans,10'\nset output '{png}'\n"
+    full = (f"set terminal pngcairo noenhanced size 900,480 font 'DejaVu Sans,10'\nset output '{png}'\n"
             "set style data histograms\nset style histogram clustered gap 1\n"
             "set style fill solid 0.85 border -1\nset boxwidth 0.9\nset key top left\n"
             "set grid ytics\nset xtics rotate by -20\n" + script.replace("DAT", dat))
@@ -319,7 +323,7 @@ def val(s):
 def plots(bench_dir, S):
     out = {}
     m1 = S["m1_latency"]
-    rows = "variant cyclictest_p99 chain_p99\n" + "".join(
+    rows = "# variant cyclictest_p99 chain_p99\n" + "".join(
         f"\"{VNAME[v]}\" {val(m1['cyclictest_p99_ratio'][v])} {val(m1['chain_p99_ratio'][v])}\n" for v in VARIANTS)
     out["latency"] = gnuplot(bench_dir, "latency",
                              "set title 'Online wakeup latency p99 beside 4 CPU hogs, ratio to baseline (log scale)'\n"
@@ -327,7 +331,7 @@ def plots(bench_dir, S):
                              "plot 'DAT' using 2:xtic(1) title 'cyclictest --policy other', '' using 3 title 'wake chain'\n",
                              rows)
     m2 = S["m2_throughput"]
-    rows = "variant n1 n8 n32\n" + "".join(
+    rows = "# variant n1 n8 n32\n" + "".join(
         f"\"{VNAME[v]}\" " + " ".join(val(m2[n]["ratio"][v]) for n in ("1", "8", "32")) + "\n" for v in VARIANTS)
     out["throughput"] = gnuplot(bench_dir, "throughput",
                                 "set title 'Online CPU-bound throughput, ratio to baseline'\nset yrange [0:1.1]\n"
@@ -335,7 +339,7 @@ def plots(bench_dir, S):
                                 "plot 'DAT' using 2:xtic(1) title '1 offline task/CPU', '' using 3 title '8/CPU', '' using 4 title '32/CPU'\n",
                                 rows)
     m3 = S["m3_share"]
-    rows = "variant p20 p50 p80\n" + "".join(
+    rows = "# variant p20 p50 p80\n" + "".join(
         f"\"{VNAME[v]}\" " + " ".join(val(m3[p]["offline_of_spare"][v]) for p in ("20", "50", "80")) + "\n"
         for v in VARIANTS if not v.startswith("none"))
     out["share"] = gnuplot(bench_dir, "share",
@@ -343,12 +347,12 @@ def plots(bench_dir, S):
                            "plot 'DAT' using 2:xtic(1) title 'online 20%', '' using 3 title 'online 50%', '' using 4 title 'online 80%'\n",
                            rows)
     m5 = S["m5_colo"]
-    rows = "mode schedstat bpf\n" + "".join(
-        f"\"{CNAME[m].split(' (')[0]}\" {val(m5[m]['steal_mean'])} {val(m5[m]['steal_bpf_mean'])}\n" for m in COLO)
+    rows = "# mode schedstat bpf\n" + "".join(
+        f"\"{SHORT[m]}\" {val(m5[m]['steal_mean'])} {val(m5[m]['steal_bpf_mean'])}\n" for m in COLO)
     out["steal"] = gnuplot(bench_dir, "steal",
                            "set title 'vCPU steal (run-queue wait / wall): fake VM + host daemons + batch'\n"
                            "set yrange [0:*]\nset xtics norotate\n"
-                           "plot 'DAT' using 2:xtic(1) title 'schedstat run\\_delay', '' using 3 title 'schedlat (BPF)'\n",
+                           "plot 'DAT' using 2:xtic(1) title 'schedstat run_delay', '' using 3 title 'schedlat (BPF)'\n",
                            rows)
     return out
 
