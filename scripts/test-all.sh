@@ -230,6 +230,8 @@ else
 	add_row guest-schedlat SKIP 0 "no build/bpf/schedlat (clang, bpftool, libbpf-dev?)"
 	echo "=== [$n] guest-schedlat: SKIP (no build/bpf/schedlat)"
 fi
+# core scheduling with offline tasks: 2 cores x 2 threads (about 15 s)
+guest_stage guest-core-sched default 120 --smt --append preempt=full --append SELFTEST_FILTER=smoke,core_sched
 kernel_stage off
 guest_stage guest-off off 600 --append preempt=full
 kernel_stage debug
