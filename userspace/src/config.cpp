@@ -421,9 +421,14 @@ private:
 				h.memory_max = bytes(v, k);
 			} else if (key == "cpus") {
 				h.cpus = cpu_list(v, k);
+			} else if (key == "partition") {
+				h.partition = string(v, k);
+				if (h.partition != "member" && h.partition != "root" && h.partition != "isolated")
+					fail(v, "partition must be \"member\", \"root\" or \"isolated\"");
 			} else {
 				fail(k, "unknown key '" + std::string(key) +
-						"' in [host_cgroup] (enabled, name, root, classes, memory_max, cpus)");
+						"' in [host_cgroup] (enabled, name, root, classes, memory_max, cpus, "
+						"partition)");
 			}
 		}
 	}

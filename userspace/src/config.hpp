@@ -47,6 +47,10 @@ struct HostCgroupConfig {
 	std::vector<Class> classes = {Class::Host, Class::Critical};
 	std::optional<uint64_t> memory_max;   // bytes; nullopt: no limit
 	std::vector<int> cpus;                // "" -> the reserved CPUs
+	// v2 cpuset.cpus.partition: "member" (default: the reserved CPUs stay
+	// usable by batch work in other cgroups), "root" or "isolated" (the
+	// CPUs become exclusive to the host cgroup).
+	std::string partition = "member";
 };
 
 struct Config {

@@ -121,6 +121,16 @@ bool HostCgroupStage::setup(const ReconcileContext &ctx)
 			if (!c.empty()) {
 				if (int e = CgroupFs::write(dir, "cpuset.cpus", format_cpu_list(c)))
 					return fail("cpuset.cpus of " + dir, e);
+				if (h.empty() && cfg_.partition != "member") {
+					// A partition root needs exclusive CPUs; the
+					// kernel says "root invalid (...)" otherwise.
+					if (int e = CgroupFs::write(dir, "cpuset.cpus.partition", cfg_.partition))
+						return fail("cpuset.cpus.partition of " + dir, e);
+					auto st = CgroupFs::read(dir, "cpuset.cpus.partition").value_or("");
+					if (trim(st) != cfg_.partition)
+						log_.warn("host cgroup: ", dir, "/cpuset.cpus.partition is \"",
+							  std::string(trim(st)), "\"");
+				}
 			} else if (said_.insert("nocpus").second) {
 				log_.warn("host cgroup: no reserved CPUs ([placement] reserved_cpus or [host_cgroup] "
 					  "cpus): host tasks are not confined to any CPUs");
@@ -134,7 +144,8 @@ bool HostCgroupStage::setup(const ReconcileContext &ctx)
 		}
 	}
 	log_.info("host cgroup ", cgroup_version_name(version_), " ", cfg_.name, ": cpuset.cpus ",
-		  c.empty() ? std::string("(all)") : format_cpu_list(c), ", memory ", mem);
+		  c.empty() ? std::string("(all)") : format_cpu_list(c),
+		  version_ == CgroupVersion::V2 ? " (partition " + cfg_.partition + ")" : std::string(), ", memory ", mem);
 	ready_ = true;
 	return true;
 }

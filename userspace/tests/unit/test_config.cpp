@@ -257,4 +257,7 @@ cpus = "0,4"
 	expect_error("[host_cgroup]\nroot = \"sys/fs/cgroup\"\n", 2, "absolute");
 	expect_error("[host_cgroup]\nmemory_max = \"2X\"\n", 2, "cannot parse size");
 	expect_error("[host_cgroup]\nmemory_max = 0\n", 2, "positive");
+	expect_error("[host_cgroup]\npartition = \"exclusive\"\n", 2, "partition must be");
+	EXPECT_EQ(parse_config("[host_cgroup]\npartition = \"isolated\"\n", "t").host_cgroup.partition, "isolated");
+	EXPECT_EQ(default_config().host_cgroup.partition, "member");
 }

@@ -78,13 +78,14 @@ protected:
 		add(rt);
 	}
 
-	void config(const std::string &extra)
+	void config(const std::string &extra, const std::string &host_cgroup = "")
 	{
 		std::ofstream(tree_.root() + "/offlinectl.toml")
 			<< "[agent]\nstate_file = \"" << state_ << "\"\n"
 			<< "[classes.host]\npolicy = \"offline\"\n"
 			<< "[placement]\nreserved_cpus = \"0,4\"\n"
 			<< "[host_cgroup]\nenabled = true\nroot = \"" << cg_ << "\"\nmemory_max = \"1G\"\n"
+			<< host_cgroup
 			<< "[[rule]]\nclass = \"critical\"\ncomm = \"sshd\"\n"
 			<< "[[rule]]\nclass = \"batch\"\ncomm = \"hog\"\n"
 			<< "[[rule]]\nclass = \"exempt\"\ncomm = \"node-exporter\"\n"
@@ -230,6 +231,20 @@ TEST_P(HostCgroupTest, VmOrBatchBornInTheHostCgroupIsMovedOut)
 		EXPECT_EQ(pids_in(cg_ + "/memory/cgroup.procs"), (std::vector<pid_t>{900, 950}));
 	}
 	EXPECT_NE(logs_.str().find("was born in /offlinectl-host: moved to /"), std::string::npos);
+}
+
+TEST_P(HostCgroupTest, PartitionRoot)
+{
+	config("", "partition = \"root\"\n");
+	auto a = agent();
+	a->reconcile();
+	const std::string d = dir("cpuset", "/offlinectl-host");
+	if (v2_) {
+		EXPECT_EQ(slurp(d + "/cpuset.cpus.partition"), "root\n");
+		EXPECT_NE(logs_.str().find("(partition root)"), std::string::npos) << logs_.str();
+	} else {
+		EXPECT_FALSE(fs::exists(d + "/cpuset.cpus.partition")) << "v1 has no partitions";
+	}
 }
 
 TEST_P(HostCgroupTest, RestartedAgentRestoresTheEarlierRunsMoves)
