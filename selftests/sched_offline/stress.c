@@ -19,8 +19,10 @@
  *  - CPU hotplug cycles through /sys/devices/system/cpu/cpuN/online, N > 0
  *    (skipped when not writable).
  * It passes when every process finishes within a bounded time after the
- * deadline, each part that ran counted work (> 0; offline work included),
- * no unexpected error came back and all CPUs are online at the end. The
+ * deadline, each part that ran counted work (> 0; offline work included,
+ * and the class's own offline runtime and preemption counters in
+ * /proc/sched_offline grew), no unexpected error came back and all CPUs
+ * are online at the end. The
  * host runner fails the run on any kernel WARNING/BUG/lockdep/RCU stall.
  */
 #include <stdarg.h>
@@ -469,6 +471,32 @@ static int hotplug_fn(void)
 	return 0;
 }
 
+/* Sum of column @col of /proc/sched_offline over its CPU lines, -1 if none */
+static long long offline_col_sum(const char *col)
+{
+	char buf[16384], *line, *save = NULL, *tok, *s2;
+	long long sum = 0;
+	int idx = -1, i;
+
+	if (read_file("/proc/sched_offline", buf, sizeof(buf)))
+		return -1;
+	line = strtok_r(buf, "\n", &save);
+	for (i = 0, tok = line ? strtok_r(line, " ", &s2) : NULL; tok;
+	     tok = strtok_r(NULL, " ", &s2), i++)
+		if (!strcmp(tok, col))
+			idx = i;
+	if (idx < 0)
+		return -1;
+	while ((line = strtok_r(NULL, "\n", &save))) {
+		for (i = 0, tok = strtok_r(line, " ", &s2); tok && i < idx;
+		     tok = strtok_r(NULL, " ", &s2), i++)
+			;
+		if (tok)
+			sum += atoll(tok);
+	}
+	return sum;
+}
+
 struct proc {
 	pid_t pid;
 	int kind;
@@ -494,6 +522,7 @@ TEST(all_at_once)
 	struct proc procs[MAX_BUSY + NR_STORM + 4];
 	int secs = stress_secs(), nproc = 0, i, left, cpu;
 	uint64_t t0, end, grace;
+	long long run0, pre0, pull0, run1, pre1, pull1;
 
 	if (!sched_offline_expected())
 		SKIP(return, "kernel built without SCHED_OFFLINE");
@@ -506,6 +535,9 @@ TEST(all_at_once)
 		st->ncpus = MAX_CPUS;
 	ASSERT_LE(2, st->ncpus);
 	st->nbusy = nr_cpus() < MAX_BUSY ? nr_cpus() : MAX_BUSY;
+	run0 = offline_col_sum("offline_runtime_ns");
+	pre0 = offline_col_sum("preempts");
+	pull0 = offline_col_sum("pulls");
 	t0 = now_ns();
 	st->deadline = t0 + secs * 1000000000ull;
 	TH_LOG("%d s of stress on %d CPUs: %d busy tasks, %d storms",
@@ -563,6 +595,9 @@ TEST(all_at_once)
 		waitpid(procs[i].pid, NULL, 0);
 	}
 	EXPECT_EQ(0, left) TH_LOG("stuck workers");
+	run1 = offline_col_sum("offline_runtime_ns");
+	pre1 = offline_col_sum("preempts");
+	pull1 = offline_col_sum("pulls");
 
 	TH_LOG("storms: %llu forks, %llu grandchildren, %llu orphaned",
 	       (unsigned long long)st->forks, (unsigned long long)st->grandchildren,
@@ -594,6 +629,14 @@ TEST(all_at_once)
 				TH_LOG("%s worker %d: status 0x%x", kind_name[procs[i].kind],
 				       procs[i].pid, procs[i].status);
 	EXPECT_STREQ("", st->err);
+
+	/* The class itself counted the work (/proc/sched_offline, all CPUs) */
+	TH_LOG("/proc/sched_offline: +%.3f s offline runtime, +%lld preempts, +%lld pulls",
+	       (run1 - run0) / 1e9, pre1 - pre0, pull1 - pull0);
+	if (run0 >= 0 && run1 >= 0)
+		EXPECT_LT(0, run1 - run0);
+	if (pre0 >= 0 && pre1 >= 0)
+		EXPECT_LT(0, pre1 - pre0);
 
 	/* Every part did real work, offline work included */
 	EXPECT_LT(0, st->forks);
