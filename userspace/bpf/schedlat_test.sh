@@ -42,7 +42,7 @@ for f in "$SCHEDLAT" "$HELPER" "$OFFLINECTL"; do
 	fi
 done
 [ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root"; exit 0; }
-echo "1..9"
+echo "1..8"
 
 ncpu=$(nproc)
 A=$((ncpu - 1))
