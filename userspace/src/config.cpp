@@ -421,6 +421,11 @@ private:
 				h.memory_max = bytes(v, k);
 			} else if (key == "cpus") {
 				h.cpus = cpu_list(v, k);
+			} else if (key == "slices") {
+				h.slices = string_list(v, k);
+				for (const std::string &sl : h.slices)
+					if (sl.size() < 2 || sl[0] != '/' || sl.find("..") != std::string::npos)
+						fail(v, "slices must be cgroup paths such as \"/system.slice\"");
 			} else if (key == "partition") {
 				h.partition = string(v, k);
 				if (h.partition != "member" && h.partition != "root" && h.partition != "isolated")
@@ -428,7 +433,7 @@ private:
 			} else {
 				fail(k, "unknown key '" + std::string(key) +
 						"' in [host_cgroup] (enabled, name, root, classes, memory_max, cpus, "
-						"partition)");
+						"partition, slices)");
 			}
 		}
 	}

@@ -51,6 +51,11 @@ struct HostCgroupConfig {
 	// usable by batch work in other cgroups), "root" or "isolated" (the
 	// CPUs become exclusive to the host cgroup).
 	std::string partition = "member";
+	// Non-empty: limit these existing cgroups in place (cgroup v2), e.g.
+	// "/system.slice", instead of moving processes: what a systemd host
+	// needs, where a service moved out of its unit's cgroup is no longer
+	// stopped or restarted with it.
+	std::vector<std::string> slices;
 };
 
 struct Config {

@@ -22,7 +22,8 @@ void HostCgroupStage::config_changed(const Config &cfg)
 {
 	const bool was = cfg_.enabled;
 	const std::string old_name = cfg_.name, old_root = cfg_.root;
-	if (was && (!cfg.host_cgroup.enabled || cfg.host_cgroup.name != old_name || cfg.host_cgroup.root != old_root)) {
+	if (was && (!cfg.host_cgroup.enabled || cfg.host_cgroup.name != old_name || cfg.host_cgroup.root != old_root ||
+		    cfg.host_cgroup.slices != cfg_.slices)) {
 		log_.info("host cgroup: ", cfg.host_cgroup.enabled ? "moved" : "disabled",
 			  ": moving host tasks back");
 		restore(false);
@@ -167,9 +168,79 @@ bool HostCgroupStage::movable(const Snapshot &snap, const std::vector<Verdict> &
 	return true;
 }
 
+// Slices mode: the listed cgroups get the limits in place; checked every
+// pass, since systemd may rewrite them (daemon-reload).
+void HostCgroupStage::limit_slices(const ReconcileContext &ctx)
+{
+	version_ = cg_.version();
+	if (version_ != CgroupVersion::V2) {
+		if (said_.insert("slices-v1").second)
+			log_.warn("host cgroup: slices need cgroup v2 (", cg_.root(), "/cgroup.controllers): not isolating");
+		return;
+	}
+	const std::vector<int> c = cpus();
+	std::vector<std::pair<std::string, std::string>> want;
+	if (!c.empty())
+		want.emplace_back("cpuset.cpus", format_cpu_list(c));
+	if (cfg_.memory_max)
+		want.emplace_back("memory.max", std::to_string(*cfg_.memory_max));
+	for (const std::string &sl : cfg_.slices) {
+		const std::string dir = cg_.dir(sl);
+		if (!CgroupFs::exists(dir)) {
+			if (said_.insert("noslice " + sl).second)
+				log_.warn("host cgroup: ", dir, " does not exist");
+			continue;
+		}
+		// The controllers on the way down (root first).
+		std::string parent = cg_.root();
+		std::string_view rest = sl;
+		while (!rest.empty()) {
+			size_t slash = rest.find('/', 1);
+			std::string part(rest.substr(0, slash));
+			rest = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash);
+			auto on = CgroupFs::read(parent, "cgroup.subtree_control").value_or("");
+			auto words = split_ws(trim(on));
+			std::string enable;
+			for (std::string_view ctl : {"cpuset", "memory"})
+				if (std::find(words.begin(), words.end(), ctl) == words.end())
+					enable += (enable.empty() ? "+" : " +") + std::string(ctl);
+			if (!enable.empty() && !ctx.dry_run)
+				CgroupFs::write(parent, "cgroup.subtree_control", enable);
+			parent += part;
+		}
+		for (const auto &[file, value] : want) {
+			std::string cur(trim(CgroupFs::read(dir, file).value_or("")));
+			if (cur == value)
+				continue;
+			if (ctx.dry_run) {
+				if (said_.insert("dry " + dir + file).second)
+					ctx.plan_out << "would set " << dir << "/" << file << " " << cur << " -> " << value << '\n';
+				ctx.stage_changes++;
+				continue;
+			}
+			auto &orig = slice_orig_[dir];
+			if (!orig.count(file))
+				orig[file] = cur;
+			if (int e = CgroupFs::write(dir, file, value)) {
+				if (said_.insert("slice " + dir + file).second)
+					log_.warn("host cgroup: cannot set ", dir, "/", file, ": ", errno_str(e));
+				continue;
+			}
+			ctx.stage_changes++;
+			log_.info("host cgroup: ", dir, "/", file, " ", cur.empty() ? "(empty)" : cur, " -> ", value);
+		}
+	}
+}
+
 void HostCgroupStage::reconcile(const ReconcileContext &ctx)
 {
-	if (!cfg_.enabled || !setup(ctx))
+	if (!cfg_.enabled)
+		return;
+	if (!cfg_.slices.empty()) {
+		limit_slices(ctx);
+		return;
+	}
+	if (!setup(ctx))
 		return;
 	const Snapshot &snap = ctx.snap;
 	// Tasks are grouped by process, leader first.
@@ -304,6 +375,16 @@ void HostCgroupStage::restore(bool dry_run)
 {
 	if (dry_run)
 		return;
+	for (const auto &[dir, files] : slice_orig_)
+		for (const auto &[file, value] : files) {
+			// An empty cpuset.cpus means "the parent's": write it back
+			// as it was.
+			if (int e = CgroupFs::write(dir, file, value.empty() && file == "memory.max" ? "max" : value))
+				log_.warn("host cgroup: cannot put back ", dir, "/", file, ": ", errno_str(e));
+		}
+	if (!slice_orig_.empty())
+		log_.info("host cgroup: put back the limits of ", slice_orig_.size(), " cgroup(s)");
+	slice_orig_.clear();
 	if (version_ == CgroupVersion::None)
 		version_ = cg_.version();
 	size_t back = 0, left = 0;
@@ -348,12 +429,13 @@ void HostCgroupStage::restore(bool dry_run)
 
 std::string HostCgroupStage::state() const
 {
-	if (moved_.empty() && created_.empty())
+	if (moved_.empty() && created_.empty() && slice_orig_.empty())
 		return {};
 	json mv = json::array();
 	for (const auto &[pid, m] : moved_)
 		mv.push_back({{"pid", pid}, {"start_time", m.start}, {"comm", m.comm}, {"from", m.from}});
-	return json{{"moved", mv}, {"created", created_}}.dump(-1, ' ', false, json::error_handler_t::replace);
+	return json{{"moved", mv}, {"created", created_}, {"slices", slice_orig_}}.dump(-1, ' ', false,
+											 json::error_handler_t::replace);
 }
 
 void HostCgroupStage::load_state(const std::string &text)
@@ -369,12 +451,14 @@ void HostCgroupStage::load_state(const std::string &text)
 			seen_.insert({m.at("pid").get<pid_t>(), x.start});
 		}
 		created_ = j.value("created", std::vector<std::string>{});
+		slice_orig_ = j.value("slices", std::map<std::string, std::map<std::string, std::string>>{});
 		if (!moved_.empty())
 			log_.info("host cgroup: state file: ", moved_.size(), " process(es) moved by an earlier run");
 	} catch (const json::exception &e) {
 		log_.warn("host cgroup: ignoring its part of the state file: ", e.what());
 		moved_.clear();
 		created_.clear();
+		slice_orig_.clear();
 	}
 }
 

@@ -46,6 +46,7 @@ public:
 
 private:
 	bool setup(const ReconcileContext &ctx);
+	void limit_slices(const ReconcileContext &ctx);
 	bool movable(const Snapshot &snap, const std::vector<Verdict> &v, size_t first, size_t end) const;
 	void evict(const ReconcileContext &ctx, const ProcessInfo &p, const Verdict &v);
 	std::vector<std::string> hierarchies() const; // "" for v2; "cpuset", "memory" for v1
@@ -62,6 +63,8 @@ private:
 	bool ready_ = false;
 	std::vector<std::string> created_; // directories we made (rmdir on restore)
 	std::map<pid_t, Moved> moved_;
+	// slices mode: cgroup dir -> file -> original value
+	std::map<std::string, std::map<std::string, std::string>> slice_orig_;
 	std::set<std::pair<pid_t, uint64_t>> seen_; // identities handled (moved or left)
 	std::set<std::string> said_;
 };

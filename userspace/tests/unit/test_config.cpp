@@ -258,6 +258,9 @@ cpus = "0,4"
 	expect_error("[host_cgroup]\nmemory_max = \"2X\"\n", 2, "cannot parse size");
 	expect_error("[host_cgroup]\nmemory_max = 0\n", 2, "positive");
 	expect_error("[host_cgroup]\npartition = \"exclusive\"\n", 2, "partition must be");
+	expect_error("[host_cgroup]\nslices = [\"system.slice\"]\n", 2, "slices must be");
+	EXPECT_EQ(parse_config("[host_cgroup]\nslices = \"/system.slice\"\n", "t").host_cgroup.slices,
+		  (std::vector<std::string>{"/system.slice"}));
 	EXPECT_EQ(parse_config("[host_cgroup]\npartition = \"isolated\"\n", "t").host_cgroup.partition, "isolated");
 	EXPECT_EQ(default_config().host_cgroup.partition, "member");
 }

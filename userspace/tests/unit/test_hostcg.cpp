@@ -289,6 +289,44 @@ TEST_P(HostCgroupTest, NoCgroupFsIsAWarningNotAFailure)
 INSTANTIATE_TEST_SUITE_P(Versions, HostCgroupTest, ::testing::Values(CgroupVersion::V2, CgroupVersion::V1),
 			 [](const auto &param_info) { return std::string(cgroup_version_name(param_info.param)); });
 
+TEST_P(HostCgroupTest, SlicesAreLimitedInPlace)
+{
+	if (!v2_) {
+		config("", "slices = [\"/system.slice\"]\n");
+		auto a = agent();
+		a->reconcile();
+		EXPECT_NE(logs_.str().find("slices need cgroup v2"), std::string::npos) << logs_.str();
+		EXPECT_FALSE(fs::exists(dir("cpuset", "/offlinectl-host"))) << "v1: nothing moved either";
+		return;
+	}
+	fs::create_directories(cg_ + "/user.slice");
+	for (const char *sl : {"/system.slice", "/user.slice"}) {
+		std::ofstream(cg_ + sl + "/cpuset.cpus") << "\n";
+		std::ofstream(cg_ + sl + "/memory.max") << "max\n";
+	}
+	config("", "slices = [\"/system.slice\", \"/user.slice\", \"/nope.slice\"]\n");
+	{
+		auto a = agent();
+		a->reconcile();
+		EXPECT_FALSE(fs::exists(cg_ + "/offlinectl-host")) << "slices mode moves nobody";
+		EXPECT_TRUE(pids_in(cg_ + "/system.slice/ssh.service/cgroup.procs").empty());
+		EXPECT_EQ(slurp(cg_ + "/system.slice/cpuset.cpus"), "0,4\n");
+		EXPECT_EQ(slurp(cg_ + "/user.slice/memory.max"), std::to_string(1ULL << 30) + "\n");
+		EXPECT_NE(slurp(cg_ + "/cgroup.subtree_control").find("+cpuset"), std::string::npos);
+		EXPECT_NE(logs_.str().find("/nope.slice does not exist"), std::string::npos);
+		// systemd rewrote it (daemon-reload): the next pass fixes it.
+		std::ofstream(cg_ + "/system.slice/cpuset.cpus") << "0-7\n";
+		a->reconcile();
+		EXPECT_EQ(slurp(cg_ + "/system.slice/cpuset.cpus"), "0,4\n");
+		// crash: no finish()
+	}
+	auto b = agent();
+	b->finish();
+	EXPECT_EQ(slurp(cg_ + "/system.slice/cpuset.cpus"), "\n") << "restored by the restarted agent";
+	EXPECT_EQ(slurp(cg_ + "/user.slice/memory.max"), "max\n");
+	EXPECT_FALSE(fs::exists(state_));
+}
+
 TEST(CgroupFs, PathOfAHierarchy)
 {
 	const char *v1 = "12:memory:/system.slice/a.service\n11:cpuset,cpu:/x\n1:name=systemd:/system.slice/a.service\n"
