@@ -92,8 +92,25 @@ std::string affinity_of(const ProcFs &procfs, pid_t tgid, pid_t tid)
 	return st ? st->cpus_allowed_list : std::string();
 }
 
-void collect_vm_status(const ProcFs &procfs, const StatusOptions &opt, const Snapshot &snap, StatusData &s)
+void collect_vm_status(const ProcFs &procfs, const StatusOptions &opt, const Snapshot &snap,
+		       const std::optional<std::string> &placement_state, StatusData &s)
 {
+	// The agent's plan (state file): which VMs it placed, what did not fit.
+	std::map<pid_t, std::pair<int, std::vector<int>>> plan; // tgid -> node, unplaced
+	if (placement_state) {
+		json j = json::parse(*placement_state, nullptr, false);
+		if (j.is_object() && j.contains("plan") && j["plan"].is_array())
+			for (const json &p : j["plan"]) {
+				if (!p.is_object() || !p.contains("tgid"))
+					continue;
+				const json &u = p.value("unplaced", json::array());
+				std::vector<int> un;
+				for (const json &x : u)
+					if (x.is_number_integer())
+						un.push_back(x.get<int>());
+				plan[p["tgid"].get<pid_t>()] = {p.value("node", -1), un};
+			}
+	}
 	auto topo = read_topology(opt.sys_root);
 	if (topo)
 		s.topology = topo->describe();
@@ -117,6 +134,11 @@ void collect_vm_status(const ProcFs &procfs, const StatusOptions &opt, const Sna
 		if (nodes.size() == 1)
 			vs.node = *nodes.begin();
 		vs.emulator_cpus = affinity_of(procfs, vm.tgid, vm.tgid);
+		if (auto it = plan.find(vm.tgid); it != plan.end()) {
+			vs.planned = true;
+			vs.plan_node = it->second.first;
+			vs.unplaced = it->second.second;
+		}
 		if (opt.qmp == StatusOptions::Qmp::Always || (opt.qmp == StatusOptions::Qmp::Unnamed && vm.vcpus.empty()))
 			for (const ProcessInfo &p : snap.processes)
 				if (p.tgid == vm.tgid && !(vs.qmp_socket = qemu_qmp_socket(p.cmdline)).empty()) {
@@ -157,7 +179,9 @@ StatusData collect_status(const ProcFs &procfs, const Config &cfg, const std::st
 	std::vector<Verdict> v = classify_all(snap, cfg.classify);
 	Journal journal;
 	std::string err;
+	std::optional<std::string> placement_state;
 	if (!cfg.state_file.empty() && journal.load(cfg.state_file, err)) {
+		placement_state = journal.section("placement");
 		journal.prune(snap);
 		s.journal_entries = journal.size();
 		s.journal_known = true;
@@ -178,7 +202,7 @@ StatusData collect_status(const ProcFs &procfs, const Config &cfg, const std::st
 		s.actions[static_cast<size_t>(c)] =
 			c == Class::Exempt ? Action::Keep : cfg.settings(c).action;
 	s.vms = discover_vms(snap, v);
-	collect_vm_status(procfs, opt, snap, s);
+	collect_vm_status(procfs, opt, snap, placement_state, s);
 	if (auto txt = procfs.read_file("sched_offline"))
 		s.cpus = parse_sched_offline(*txt);
 	return s;
@@ -247,8 +271,13 @@ void print_status(const StatusData &s, std::ostream &out)
 			if (i_vm < s.vm_status.size()) {
 				const VmStatus &vs = s.vm_status[i_vm];
 				out << "    node " << (vs.node >= 0 ? std::to_string(vs.node) : std::string("-"))
-				    << ", emulator threads on CPUs " << (vs.emulator_cpus.empty() ? "?" : vs.emulator_cpus)
-				    << "\n";
+				    << ", emulator threads on CPUs " << (vs.emulator_cpus.empty() ? "?" : vs.emulator_cpus);
+				if (vs.planned)
+					out << "; placed by the agent"
+					    << (vs.unplaced.empty() ? std::string()
+								    : ", vCPU(s) " + format_cpu_list(vs.unplaced) +
+									      " did not fit (left unbound)");
+				out << "\n";
 				if (!vs.qmp_socket.empty()) {
 					out << "    QMP " << vs.qmp_socket << ": ";
 					if (!vs.qmp_error.empty()) {
@@ -354,6 +383,9 @@ std::string status_json(const StatusData &s)
 				entry["qmp"] = q;
 			}
 			entry["emulator_cpus"] = vs.emulator_cpus;
+			if (vs.planned)
+				entry["agent_plan"] = {{"node", vs.plan_node >= 0 ? json(vs.plan_node) : json(nullptr)},
+						       {"unplaced", vs.unplaced}};
 			json& jv = entry["vcpus"];
 			for (size_t k = 0; k < vs.vcpus.size() && k < jv.size(); k++) {
 				jv[k]["cpus"] = vs.vcpus[k].cpus;

@@ -48,6 +48,10 @@ struct VmStatus {
 	std::string qmp_socket;    // from the command line ("" none)
 	std::map<int, pid_t> qmp_vcpus; // query-cpus-fast: index -> tid
 	std::string qmp_error;
+	// The running agent's plan for this VM (state file), if it has one.
+	bool planned = false;
+	int plan_node = -1;
+	std::vector<int> unplaced; // vCPUs the agent could not place
 };
 
 struct StatusOptions {

@@ -412,7 +412,11 @@ std::string PinningStage::state() const
 		json vc = json::array();
 		for (const VcpuPlacement &b : v.vcpus)
 			vc.push_back({{"vcpu", b.vcpu}, {"cpus", b.cpus}});
-		plan.push_back({{"tgid", v.tgid}, {"start_time", v.start_time}, {"node", v.node}, {"vcpus", vc}});
+		plan.push_back({{"tgid", v.tgid},
+				{"start_time", v.start_time},
+				{"node", v.node},
+				{"vcpus", vc},
+				{"unplaced", v.unplaced}});
 	}
 	return json{{"affinity", aff}, {"cpuset_mems", mems}, {"plan", plan}}.dump();
 }
@@ -433,6 +437,7 @@ void PinningStage::load_state(const std::string &text)
 			v.tgid = p.at("tgid").get<pid_t>();
 			v.start_time = p.at("start_time").get<uint64_t>();
 			v.node = p.value("node", -1);
+			v.unplaced = p.value("unplaced", std::vector<int>{});
 			for (const auto &b : p.at("vcpus"))
 				v.vcpus.push_back(VcpuPlacement{b.at("vcpu").get<int>(), b.at("cpus").get<std::vector<int>>()});
 			plan_.vms.push_back(std::move(v));

@@ -5,10 +5,12 @@
 #include "agent.hpp"
 #include "fake_proc.hpp"
 #include "fake_sysops.hpp"
+#include "output.hpp"
 #include "pinning.hpp"
 #include "qmp.hpp"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -327,6 +329,30 @@ TEST_F(PinningTest, StateSurvivesARestart)
 	EXPECT_EQ(aff(101), ops_.all_cpus) << "the restarted agent restores the first one's changes";
 	EXPECT_EQ(aff(51), ops_.all_cpus);
 	EXPECT_FALSE(std::filesystem::exists(state)) << "state file left after a full restore";
+}
+
+TEST_F(PinningTest, StatusShowsWhatTheAgentCouldNotPlace)
+{
+	std::string state = tree_.root() + "/state.json";
+	write_config("[agent]\nstate_file = \"" + state + "\"\n[placement]\nenabled = true\nreserved_cpus = \"0,4\"\n");
+	vm(100, 3);
+	vm(200, 3);
+	vm(300, 2);
+	auto a = agent();
+	a->reconcile();
+	Config cfg = load_config(tree_.root() + "/offlinectl.toml");
+	StatusData s = collect_status(ProcFs(tree_.root()), cfg, "t");
+	ASSERT_EQ(s.vms.size(), 3u);
+	ASSERT_EQ(s.vm_status.size(), 3u);
+	EXPECT_TRUE(s.vm_status[0].planned);
+	EXPECT_TRUE(s.vm_status[0].unplaced.empty());
+	EXPECT_EQ(s.vm_status[2].unplaced, (std::vector<int>{0, 1}));
+	std::ostringstream text;
+	print_status(s, text);
+	EXPECT_NE(text.str().find("placed by the agent, vCPU(s) 0-1 did not fit (left unbound)"), std::string::npos)
+		<< text.str();
+	auto j = nlohmann::json::parse(status_json(s));
+	EXPECT_EQ(j["vms"][2]["agent_plan"]["unplaced"], nlohmann::json::array({0, 1}));
 }
 
 TEST_F(PinningTest, DisabledStageDoesNothingAndReloadDisablingRestores)
