@@ -134,6 +134,32 @@ def abs_series(rounds, get, variants=VARIANTS):
     return {v: summ([get(rounds[r][v]) for r in sorted(rounds) if v in rounds[r]]) for v in variants}
 
 
+def kstat_series(rounds, variant):
+    """/proc/sched_offline counter deltas of one variant's runs, per second"""
+    out = defaultdict(list)
+    for rnd in sorted(rounds):
+        r = rounds[rnd].get(variant)
+        if not r or "kstat" not in r:
+            continue
+        for k, v in r["kstat"].items():
+            out[k].append(v / r["secs"])
+    return {k: summ(v) for k, v in out.items()}
+
+
+def kstat_line(ks):
+    if not ks:
+        return "no /proc/sched_offline counters"
+    parts = []
+    for k, v in ks.items():
+        if v["median"] is None:
+            continue
+        if k.endswith("_ns"):
+            parts.append(f"{k[:-3]} {v['median'] / 1e9 * 100:.1f}% of a CPU")
+        else:
+            parts.append(f"{k} {v['median']:.0f}/s")
+    return ", ".join(parts)
+
+
 def analyse(boots, raw):
     S = {}
     # --- metric 1: wakeup latency -------------------------------------------------
@@ -155,6 +181,7 @@ def analyse(boots, raw):
             "ratio": ratio_series(rounds, lambda r: r["ops"]),
             "online_cpu_ratio": ratio_series(rounds, lambda r: r["online_cpu"]),
             "offline_cpu": abs_series(rounds, lambda r: r["hog_cpu"]),
+            "kstat_offline": kstat_series(rounds, "offline"),
         }
     S["m2_throughput"] = m2
     # --- metric 3: offline share ----------------------------------------------------
@@ -165,6 +192,7 @@ def analyse(boots, raw):
             "offline_of_spare": abs_series(rounds, lambda r: r["offline_of_spare"]),
             "utilisation": abs_series(rounds, lambda r: r["utilisation"]),
             "online_cpu_ratio": ratio_series(rounds, lambda r: r["online_cpu"]),
+            "kstat_offline": kstat_series(rounds, "offline"),
         }
     S["m3_share"] = m3
     # --- metric 4: hot path ----------------------------------------------------------
@@ -409,6 +437,9 @@ def markdown(boots, S, T, agent, errors, info, pngs, cfg):
     w("\nWork = loop iterations done (the throughput); online CPU time = the workers' CPU time in their "
       "window (schedstat clock), both as a ratio to the round's baseline. Offline CPU includes the moment "
       "after the workers stop, when the hogs take the CPUs.")
+    for n in ("1", "8", "32"):
+        w(f"\nKernel counters (/proc/sched_offline, all CPUs, medians per second) with {n} SCHED_OFFLINE "
+          f"task(s) per CPU: {kstat_line(m2[n]['kstat_offline'])}.")
     if pngs.get("throughput"):
         w(f"\n![throughput]({pngs['throughput']})\n")
     w("## 3. Offline share of the spare CPU\n")
@@ -422,6 +453,9 @@ def markdown(boots, S, T, agent, errors, info, pngs, cfg):
         w(f"| {VNAME[v]} | " + " | ".join(fmt(m3[p]["offline_of_spare"][v], 1, pct=True) for p in ("20", "50", "80")) +
           " | " + " | ".join(fmt(m3[p]["utilisation"][v], 1, pct=True) for p in ("20", "50", "80")) +
           " | " + " | ".join(fmt(m3[p]["online_cpu_ratio"][v], 1, pct=True) for p in ("20", "50", "80")) + " |")
+    for p in ("20", "50", "80"):
+        w(f"\nKernel counters with SCHED_OFFLINE at {p}% online (medians per second): "
+          f"{kstat_line(m3[p]['kstat_offline'])}.")
     if pngs.get("share"):
         w(f"\n![share]({pngs['share']})\n")
     w("## 4. Hot path: patched kernel without offline tasks vs unpatched\n")

@@ -165,6 +165,53 @@ static void stop_hogs(void)
 	nr_hogs = 0;
 }
 
+/*
+ * Column sums of /proc/sched_offline over all CPUs (counters only: the
+ * per-CPU state columns are left out), for the kernel's view of what
+ * the offline class did during a measurement.
+ */
+#define KSTAT_MAX 16
+struct kstat {
+	int n;
+	char name[KSTAT_MAX][40];
+	unsigned long long v[KSTAT_MAX];
+};
+
+static void read_kstat(struct kstat *k)
+{
+	char buf[16384], *line, *save = NULL, *tok, *s2;
+	int i;
+
+	memset(k, 0, sizeof(*k));
+	if (read_file("/proc/sched_offline", buf, sizeof(buf)))
+		return;
+	line = strtok_r(buf, "\n", &save);
+	for (tok = strtok_r(line, " ", &s2); tok && k->n < KSTAT_MAX; tok = strtok_r(NULL, " ", &s2))
+		snprintf(k->name[k->n++], sizeof(k->name[0]), "%s", tok);
+	while ((line = strtok_r(NULL, "\n", &save)))
+		for (i = 0, tok = strtok_r(line, " ", &s2); tok && i < k->n;
+		     tok = strtok_r(NULL, " ", &s2), i++)
+			k->v[i] += strtoull(tok, NULL, 10);
+}
+
+static void emit_kstat(const struct kstat *a, const struct kstat *b)
+{
+	bool first = true;
+	int i;
+
+	if (!a->n || a->n != b->n)
+		return;
+	printf(",\"kstat\":{");
+	for (i = 0; i < a->n; i++) {
+		if (!strcmp(a->name[i], "cpu") || !strcmp(a->name[i], "online_avg_pct") ||
+		    !strcmp(a->name[i], "capacity") || !strcmp(a->name[i], "nr_offline"))
+			continue;
+		printf("%s\"%s\":%llu", first ? "" : ",", a->name[i], b->v[i] - a->v[i]);
+		first = false;
+	}
+	printf("}");
+}
+
 static void emit_head(const char *metric)
 {
 	printf("BENCH {\"metric\":\"%s\",\"variant\":\"%s\",\"round\":%d", metric,
@@ -346,6 +393,7 @@ static int cmd_tput(int argc, char **argv)
 	struct worker w[256];
 	volatile int go = 0;
 	uint64_t t0, t1, hog0, hog1, ops = 0, minops = ~0ull, run = 0;
+	struct kstat k0, k1;
 
 	if (ncpu > 256)
 		ncpu = 256;
@@ -363,6 +411,7 @@ static int cmd_tput(int argc, char **argv)
 	while (now_ns() < t0)
 		sleep_ns(1000000);
 	hog0 = hogs_runtime();
+	read_kstat(&k0);
 	go = 1;
 	for (i = 0; i < ncpu; i++) {
 		pthread_join(w[i].th, NULL);
@@ -373,6 +422,7 @@ static int cmd_tput(int argc, char **argv)
 	}
 	t1 = now_ns();
 	hog1 = hogs_runtime();
+	read_kstat(&k1);
 	stop_hogs();
 	/*
 	 * online_cpu: the workers' CPU time over their own window (go ->
@@ -381,10 +431,12 @@ static int cmd_tput(int argc, char **argv)
 	 */
 	emit_head("tput");
 	printf(",\"per_cpu\":%d,\"secs\":%.3f,\"ops\":%llu,\"min_cpu_ops\":%llu,"
-	       "\"online_cpu\":%.4f,\"hog_cpu\":%.4f}\n",
+	       "\"online_cpu\":%.4f,\"hog_cpu\":%.4f",
 	       n, (t1 - t0) / 1e9, (unsigned long long)ops,
 	       (unsigned long long)minops, (double)run / (secs * 1e9 * ncpu),
 	       (double)(hog1 - hog0) / ((t1 - t0) * (double)ncpu));
+	emit_kstat(&k0, &k1);
+	printf("}\n");
 	return 0;
 }
 
@@ -435,6 +487,7 @@ static int cmd_share(int argc, char **argv)
 	struct worker w[256];
 	volatile int go = 0;
 	uint64_t t0, t1, hog0, hog1, online = 0;
+	struct kstat k0, k1;
 
 	if (ncpu > 256)
 		ncpu = 256;
@@ -452,6 +505,7 @@ static int cmd_share(int argc, char **argv)
 	while (now_ns() < t0)
 		sleep_ns(1000000);
 	hog0 = hogs_runtime();
+	read_kstat(&k0);
 	go = 1;
 	for (i = 0; i < ncpu; i++) {
 		pthread_join(w[i].th, NULL);
@@ -459,18 +513,21 @@ static int cmd_share(int argc, char **argv)
 	}
 	t1 = now_ns();
 	hog1 = hogs_runtime();
+	read_kstat(&k1);
 	stop_hogs();
 	wall_cpu = (double)(t1 - t0) * ncpu;
 	spare = wall_cpu - online;
 	emit_head("share");
 	printf(",\"online_pct\":%d,\"hogs_per_cpu\":%d,\"secs\":%.3f,"
 	       "\"online_cpu\":%.4f,\"online_demand_met\":%.4f,"
-	       "\"offline_cpu\":%.4f,\"offline_of_spare\":%.4f,\"utilisation\":%.4f}\n",
+	       "\"offline_cpu\":%.4f,\"offline_of_spare\":%.4f,\"utilisation\":%.4f",
 	       pct, V->policy < 0 ? 0 : per_cpu, (t1 - t0) / 1e9,
 	       online / wall_cpu, online / (wall_cpu * pct / 100.0),
 	       (hog1 - hog0) / wall_cpu,
 	       spare > 0 ? (hog1 - hog0) / spare : 0.0,
 	       (online + (hog1 - hog0)) / wall_cpu);
+	emit_kstat(&k0, &k1);
+	printf("}\n");
 	return 0;
 }
 
