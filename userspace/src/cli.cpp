@@ -145,7 +145,7 @@ int cmd_agent(const Globals &g, const AgentArgs &a, Logger &log)
 	opt.keep_on_exit = a.keep_on_exit;
 	opt.parse.passwd_path = g.passwd;
 	LinuxSystemOps ops(g.proc_root);
-	auto add_stages = [&](Agent &agent) {
+	auto add_stages = [&](Agent &agent, bool daemon) {
 		auto topo = read_topology(g.sys_root);
 		if (!topo) {
 			log.warn("cannot read the CPU topology under ", g.sys_root, ": assuming one node, CPUs 0-",
@@ -153,13 +153,13 @@ int cmd_agent(const Globals &g, const AgentArgs &a, Logger &log)
 			topo = uniform_topology(1, static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN))));
 		}
 		agent.add_stage(std::make_unique<PinningStage>(ops, log, agent.config(), *topo,
-							       agent.config().host_cgroup.root, qmp_vcpu_threads));
+							       agent.config().host_cgroup.root, qmp_vcpu_threads, daemon));
 		agent.add_stage(std::make_unique<HostCgroupStage>(ops, log, agent.config(), *topo, g.proc_root));
 	};
 
 	if (a.once) {
 		Agent agent(opt, std::move(cfg), ops, log, std::cout);
-		add_stages(agent);
+		add_stages(agent, false);
 		ReconcileReport r = agent.reconcile();
 		if (a.dry_run && r.changes == 0 && r.stage_changes == 0)
 			std::cout << "nothing to change\n";
@@ -167,7 +167,7 @@ int cmd_agent(const Globals &g, const AgentArgs &a, Logger &log)
 	}
 	block_agent_signals();
 	Agent agent(opt, std::move(cfg), ops, log, std::cout);
-	add_stages(agent);
+	add_stages(agent, true);
 	// Event sources (read at start; a reload does not switch them).
 	const Config &c = agent.config();
 	std::unique_ptr<ProcConnector> pc;

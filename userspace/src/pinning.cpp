@@ -27,9 +27,9 @@ PlacementPolicy placement_policy(const PlacementConfig &pc, const Topology &topo
 }
 
 PinningStage::PinningStage(SystemOps &ops, Logger &log, const Config &cfg, Topology topo, std::string cgroup_root,
-			   QmpLookup qmp)
+			   QmpLookup qmp, bool async_memory)
 	: ops_(ops), log_(log), cfg_(cfg.placement), topo_(std::move(topo)), cg_(std::move(cgroup_root)),
-	  qmp_(std::move(qmp))
+	  qmp_(std::move(qmp)), mover_(ops, log, async_memory)
 {
 	pol_ = placement_policy(cfg_, topo_);
 	if (cfg_.enabled)
@@ -308,13 +308,7 @@ void PinningStage::move_memory(const VmPlacement &vp, const Vm &vm, const Reconc
 	for (const NumaNode &n : topo_.nodes)
 		if (n.id != vp.node)
 			from.push_back(n.id);
-	long left = 0;
-	int err = ops_.migrate_pages(vp.tgid, from, {vp.node}, left);
-	if (err != 0 && said_.insert("mig " + std::to_string(vp.tgid)).second)
-		log_.warn("placement: migrate_pages of VM ", vp.tgid, " to node ", node, ": ", errno_str(err));
-	else if (err == 0)
-		log_.info("placement: VM ", vp.tgid, " memory -> node ", node,
-			  left ? " (" + std::to_string(left) + " pages could not move)" : std::string());
+	mover_.submit(vp.tgid, vm.req.start_time, std::move(from), vp.node);
 	mem_node_[vp.tgid] = {vm.req.start_time, vp.node};
 }
 
@@ -375,6 +369,7 @@ void PinningStage::restore(bool dry_run)
 {
 	if (dry_run)
 		return;
+	mover_.drain();
 	std::vector<pid_t> tids;
 	for (const auto &[tid, c] : changed_)
 		tids.push_back(tid);

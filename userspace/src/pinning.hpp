@@ -9,6 +9,7 @@
 
 #include "agent.hpp"
 #include "cgroupfs.hpp"
+#include "memmove.hpp"
 #include "placement.hpp"
 #include "topology.hpp"
 #include "vm.hpp"
@@ -27,8 +28,10 @@ PlacementPolicy placement_policy(const PlacementConfig &pc, const Topology &topo
 
 class PinningStage : public Stage {
 public:
+	// async_memory: migrate_pages on a worker thread (the daemon); false
+	// runs it inline (tests, `agent --once`).
 	PinningStage(SystemOps &ops, Logger &log, const Config &cfg, Topology topo,
-		     std::string cgroup_root = "/sys/fs/cgroup", QmpLookup qmp = {});
+		     std::string cgroup_root = "/sys/fs/cgroup", QmpLookup qmp = {}, bool async_memory = false);
 
 	const char *name() const override { return "placement"; }
 	void reconcile(const ReconcileContext &ctx) override;
@@ -89,6 +92,7 @@ private:
 		std::map<int, pid_t> vcpus;
 	};
 	std::map<pid_t, QmpAnswer> qmp_cache_;
+	MemoryMover mover_; // last: its worker stops before the rest goes
 	std::set<std::tuple<pid_t, uint64_t, std::string>> printed_; // dry run
 };
 

@@ -5,6 +5,7 @@
 #include "agent.hpp"
 #include "fake_proc.hpp"
 #include "fake_sysops.hpp"
+#include "memmove.hpp"
 #include "output.hpp"
 #include "pinning.hpp"
 #include "qmp.hpp"
@@ -519,4 +520,27 @@ TEST(Qmp, RealHandshakeOverAUnixSocket)
 	EXPECT_FALSE(qmp_execute(sock, "query-cpus-fast", err, 200));
 	EXPECT_NE(err.find("connect"), std::string::npos) << err;
 	rmdir(dir);
+}
+
+TEST(MemoryMover, AsyncMovesAndSkipsGoneOrReusedProcesses)
+{
+	FakeSystemOps ops;
+	std::ostringstream logs;
+	Logger log(logs, LogLevel::Debug);
+	ops.add(100, 100, 7);
+	ops.add(200, 200, 8);
+	{
+		MemoryMover m(ops, log, true);
+		m.submit(100, 7, {1}, 0);
+		m.submit(200, 999, {0}, 1); // pid reused since: skipped
+		m.submit(300, 1, {0}, 1);   // gone: skipped
+		m.drain();
+		ASSERT_EQ(ops.migrations.size(), 1u);
+		EXPECT_EQ(ops.migrations[0].pid, 100);
+		EXPECT_EQ(ops.migrations[0].to, (std::vector<int>{0}));
+		ops.migrate_errno = EPERM;
+		m.submit(100, 7, {1}, 0);
+	} // the destructor finishes the queue
+	EXPECT_NE(logs.str().find("memory -> node 0 in "), std::string::npos) << logs.str();
+	EXPECT_NE(logs.str().find("migrate_pages of VM 100 to node 0: "), std::string::npos) << logs.str();
 }
