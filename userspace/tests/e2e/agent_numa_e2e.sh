@@ -18,7 +18,9 @@
 #   4. A exits: D gets A's CPUs (exit event -> re-plan);
 #   5. SIGTERM: affinities and the cgroup move are undone;
 #   6. a second agent without the proc connector (events = "pid-files")
-#      binds a VM as soon as its pid file appears.
+#      binds a VM as soon as its pid file appears;
+#   7. agent --once with overcommit_ratio 2: range bindings within the
+#      load limit, a 4-vCPU VM on a shared set of 2 CPUs.
 #
 # Environment: OFFLINECTL, HELPER (default: beside this script), MEASURE_S
 # (seconds per steal measurement, default 2), BOUND_S (event-path bound,
@@ -321,6 +323,41 @@ kill -TERM "$agent_pid"
 wait "$agent_pid"
 agent_pid=""
 grep -E "latency|events:" "$WORK/agent2.log" | sed 's/^/# agent 2: /'
+
+# --- 7. range binding (overcommit_ratio 2) -------------------------------------------------
+sed -e 's/^overcommit_ratio = .*/overcommit_ratio = 2.0/' "$WORK/numa.toml" >"$WORK/range.toml"
+# B stays (1 vCPU); F (4 vCPUs) must then fit on the other node alone.
+kill "$vmC" "$vmE"
+wait "$vmC" "$vmE" 2>/dev/null
+start "$WORK/qemu-system-x86_64" -name guest=F,debug-threads=on -smp 4 --duty 5:5 --timeout 600
+vmF=$last
+wait_vcpus "$vmF" 4
+"$OFFLINECTL" -c "$WORK/range.toml" agent --once >"$WORK/agent3.log" 2>&1
+check "agent --once with ratio 2 exits 0" [ $? -eq 0 ]
+# Every vCPU of B and F: a CPU set off the reserved CPUs, on one node;
+# per CPU the load (a vCPU on k CPUs counts 1/k) at most 2; F's 4 vCPUs
+# share one set of ceil(4/2) = 2 CPUs.
+loads=$WORK/loads
+: >"$loads"
+range_ok=1
+for vm in $vmB $vmF; do
+	for t in $(vcpu_tids "$vm"); do
+		set -- $(expand "$(aff "$t")")
+		k=$#
+		[ "$k" -lt "$ncpu" ] || { diag "vCPU $t of $vm unbound ($(aff "$t"))"; range_ok=0; continue; }
+		not_reserved "$@" || { diag "vCPU $t on a reserved CPU: $*"; range_ok=0; }
+		same_node "$@" >/dev/null || { diag "vCPU $t spans nodes: $*"; range_ok=0; }
+		for c in "$@"; do echo "$c $k" >>"$loads"; done
+	done
+done
+check "range bindings: off the reserved CPUs, one node each" [ "$range_ok" = 1 ]
+over=$(awk '{l[$1] += 1000 / $2} END {for (c in l) if (l[c] > 2001) print c ":" l[c]}' "$loads")
+diag "per-CPU load (per mille of a vCPU): $(awk '{l[$1] += 1000 / $2} END {for (c in l) printf "%s:%d ", c, l[c]}' "$loads")"
+check "no CPU carries more than 2 vCPUs' worth${over:+ ($over)}" [ -z "$over" ]
+fsets=$(for t in $(vcpu_tids "$vmF"); do aff "$t"; done | sort -u)
+check "F's 4 vCPUs share one set of 2 CPUs ($(echo $fsets))" \
+	[ "$(echo "$fsets" | wc -l)" -eq 1 ] && [ "$(expand "$fsets" | wc -w)" -eq 2 ]
+sed 's/^/# agent 3: /' "$WORK/agent3.log" | grep -E "placement|warning"
 
 echo "1..$n"
 [ "$failed" -eq 0 ]
