@@ -82,13 +82,14 @@ PinningStage::Vm PinningStage::collect(const VmInfo &info, const ProcessInfo &p,
 			if (c == qmp_cache_.end() || c->second.start != p.start_time || c->second.threads != nthreads)
 				c = qmp_cache_.insert_or_assign(info.tgid, QmpAnswer{p.start_time, nthreads,
 										      qmp_(vm.qmp_socket)}).first;
-			for (const auto &[idx, tid] : c->second.vcpus) {
+			for (const auto &[idx, qtid] : c->second.vcpus) {
+				const pid_t tid = qtid; // clang 14: no lambda capture of a binding
 				const TaskInfo *t = snap.find_task(tid);
 				if (!t || t->tgid != info.tgid)
 					continue;
 				vm.vcpus[idx].push_back(Thread{tid, t->start_time});
 				auto it = std::find_if(vm.service.begin(), vm.service.end(),
-						       [&](const Thread &s) { return s.tid == tid; });
+						       [tid](const Thread &s) { return s.tid == tid; });
 				if (it != vm.service.end())
 					vm.service.erase(it);
 			}
@@ -424,7 +425,8 @@ void PinningStage::load_state(const std::string &text)
 			changed_[a.at("tid").get<pid_t>()] =
 				Changed{a.at("tgid").get<pid_t>(), a.at("start_time").get<uint64_t>(),
 					a.at("original").get<std::vector<int>>(), a.at("applied").get<std::vector<int>>()};
-		for (const auto &[dir, m] : j.value("cpuset_mems", json::object()).items())
+		const json mems = j.value("cpuset_mems", json::object()); // items() needs it alive
+		for (const auto &[dir, m] : mems.items())
 			mems_orig_[dir] = m.get<std::string>();
 		// The previous plan keeps bindings stable across a restart.
 		for (const auto &p : j.value("plan", json::array())) {
