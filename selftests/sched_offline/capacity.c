@@ -12,34 +12,6 @@
 
 #define DUTY_PERIOD_NS	5000000ull	/* the online task's busy/sleep cycle */
 
-/* Column @col of CPU @cpu's line in /proc/sched_offline, by header name */
-static long offline_stat(int cpu, const char *col)
-{
-	char buf[16384], *line, *save = NULL, *tok, *s2;
-	int idx = -1, i;
-
-	if (read_file("/proc/sched_offline", buf, sizeof(buf)))
-		return -1;
-	line = strtok_r(buf, "\n", &save);
-	for (i = 0, tok = strtok_r(line, " ", &s2); tok;
-	     tok = strtok_r(NULL, " ", &s2), i++)
-		if (!strcmp(tok, col))
-			idx = i;
-	if (idx < 0)
-		return -1;
-	while ((line = strtok_r(NULL, "\n", &save))) {
-		char *f[32];
-		int n = 0;
-
-		for (tok = strtok_r(line, " ", &s2); tok && n < 32;
-		     tok = strtok_r(NULL, " ", &s2))
-			f[n++] = tok;
-		if (n > idx && atoi(f[0]) == cpu)
-			return atol(f[idx]);
-	}
-	return -1;
-}
-
 /* Median of a few capacity readings over @ns */
 static long capacity_of(int cpu, uint64_t ns)
 {
