@@ -239,6 +239,9 @@ guest_stage guest-debug debug 900 --append preempt=full
 
 if [ "$mode" = full ]; then
 	guest_stage guest-numa-smt default 600 --numa --smt --append preempt=voluntary
+	# the long stress on the debug kernel (OFFLINE_STRESS_SECS of stress)
+	guest_stage guest-stress-debug debug 900 --append preempt=full \
+		--append SELFTEST_FILTER=stress --append OFFLINE_STRESS_SECS=120 --append KSFT_TIMEOUT=600
 	kernel_stage kasan
 	guest_stage guest-kasan kasan 1500 --mem 2G --append preempt=full
 	kernel_stage unpatched
