@@ -102,6 +102,12 @@ static bool running(void)
 	return now_ns() < st->deadline;
 }
 
+/* A part that has not counted anything yet may go on a little longer */
+static bool overtime_ok(void)
+{
+	return now_ns() < st->deadline + 10000000000ull;
+}
+
 static void spin_ns(uint64_t ns)
 {
 	uint64_t end = now_ns() + ns;
@@ -354,7 +360,8 @@ static int cgroup_fn(void)
 
 	snprintf(off, sizeof(off), "%s/cpu.offline", cg_b);
 	has_offline = access(off, W_OK) == 0;
-	while (running()) {
+	/* At least one move even when a slow kernel starts it late */
+	while (running() || (!st->moves && overtime_ok())) {
 		pid_t pid = rnd_target();
 		const char *cg = rnd() % 2 ? cg_a : cg_b;
 
@@ -449,7 +456,8 @@ static bool hp_setup(void)
 /* Hot-unplug a random CPU, wait a little, plug it back */
 static int hotplug_fn(void)
 {
-	while (running()) {
+	/* At least one cycle, however slow hotplug is on this kernel */
+	while (running() || (!st->hotplug_cycles && overtime_ok())) {
 		int cpu = 1 + rnd() % (st->ncpus - 1);
 
 		if (!hp_ok[cpu])
