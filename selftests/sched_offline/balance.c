@@ -178,44 +178,10 @@ TEST(online_pressure)
 
 #define DUTY_PERIOD_NS	20000000ull
 
-static uint64_t thread_cpu_ns(void)
+/* Online worker on @cpu asking for @duty per mille of each period */
+static pid_t spawn_duty(int cpu, const int *duty)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
-/*
- * Online worker on @cpu: each period it runs until it has used @duty per
- * mille of a period of CPU time, then sleeps to the next period start. Its
- * CPU time is what it gets of what it asks for: delays cost it periods.
- */
-static pid_t spawn_duty(int cpu, int duty)
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		uint64_t next = now_ns();
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		pin_to_cpu(0, cpu);
-		for (;;) {
-			uint64_t until = thread_cpu_ns() +
-					 DUTY_PERIOD_NS * duty / 1000;
-			struct timespec ts;
-
-			while (thread_cpu_ns() < until)
-				;
-			next += DUTY_PERIOD_NS;
-			if (next < now_ns())	/* late: skip missed periods */
-				next = now_ns();
-			ts.tv_sec = next / 1000000000ull;
-			ts.tv_nsec = next % 1000000000ull;
-			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-		}
-	}
-	return pid;
+	return spawn_duty_worker(cpu, DUTY_PERIOD_NS, (volatile int *)duty, true);
 }
 
 /* Idle and iowait time of all CPUs, ns, from /proc/stat (USER_HZ ticks) */
@@ -280,7 +246,7 @@ TEST(duty_cycle_soak)
 	ASSERT_NE(0, idle_ns());
 	pin_to_cpu(0, 0);
 	for (i = 0; i < n; i++)
-		pids[i] = spawn_duty(i, duty[i % 3]);
+		pids[i] = spawn_duty(i, &duty[i % 3]);
 	sleep_ns(100000000);
 	wait_alone = online_wait(pids, n, run, &wall_alone, &idle);
 

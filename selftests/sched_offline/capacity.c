@@ -28,26 +28,7 @@ static long capacity_of(int cpu, uint64_t ns)
 /* Online worker: busy *duty per mille of each period, sleeps the rest */
 static pid_t spawn_duty(int cpu, volatile int *duty)
 {
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		uint64_t next = now_ns();
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		pin_to_cpu(0, cpu);
-		for (;;) {
-			uint64_t busy_until = next + DUTY_PERIOD_NS * *duty / 1000;
-			struct timespec ts;
-
-			while (now_ns() < busy_until)
-				;
-			next += DUTY_PERIOD_NS;
-			ts.tv_sec = next / 1000000000ull;
-			ts.tv_nsec = next % 1000000000ull;
-			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-		}
-	}
-	return pid;
+	return spawn_duty_worker(cpu, DUTY_PERIOD_NS, duty, false);
 }
 
 TEST(capacity_follows_online_load)

@@ -310,4 +310,55 @@ static inline long offline_stat(int cpu, const char *col)
 	return -1;
 }
 
+/* CPU time of the calling thread */
+static inline uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/*
+ * Online (SCHED_OTHER) worker pinned to @cpu: each @period_ns it is busy
+ * for *@duty per mille of the period, then sleeps to the next period start
+ * (skipping periods it missed). Busy is measured on the clock when
+ * !@by_cpu_time (the CPU's load is what counts), on its own CPU time when
+ * @by_cpu_time (what it asks for is what counts; delays cost it periods).
+ * *@duty may change while it runs.
+ */
+static inline pid_t spawn_duty_worker(int cpu, uint64_t period_ns,
+				      volatile int *duty, bool by_cpu_time)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		uint64_t next = now_ns();
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		pin_to_cpu(0, cpu);
+		for (;;) {
+			uint64_t busy = period_ns * *duty / 1000;
+			struct timespec ts;
+
+			if (by_cpu_time) {
+				uint64_t until = thread_cpu_ns() + busy;
+
+				while (thread_cpu_ns() < until)
+					;
+			} else {
+				while (now_ns() < next + busy)
+					;
+			}
+			next += period_ns;
+			if (next < now_ns())
+				next = now_ns();
+			ts.tv_sec = next / 1000000000ull;
+			ts.tv_nsec = next % 1000000000ull;
+			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+		}
+	}
+	return pid;
+}
+
 #endif /* OFFLINE_UTIL_H */

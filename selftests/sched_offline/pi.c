@@ -23,14 +23,6 @@ static long futex(_Atomic uint32_t *uaddr, int op, const struct timespec *ts)
 	return syscall(SYS_futex, uaddr, op, 0, ts, NULL, 0);
 }
 
-static uint64_t thread_cpu_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 static void *owner(void *arg)
 {
 	int cpu = *(int *)arg;
