@@ -230,16 +230,14 @@ else
 	add_row guest-schedlat SKIP 0 "no build/bpf/schedlat (clang, bpftool, libbpf-dev?)"
 	echo "=== [$n] guest-schedlat: SKIP (no build/bpf/schedlat)"
 fi
+# core scheduling with offline tasks: 2 cores x 2 threads (about 15 s)
+guest_stage guest-core-sched default 120 --smt --append preempt=full --append SELFTEST_FILTER=smoke,core_sched
 kernel_stage off
 guest_stage guest-off off 600 --append preempt=full
 kernel_stage debug
 guest_stage guest-debug debug 900 --append preempt=full
 
 if [ "$mode" = full ]; then
-	# core scheduling with offline tasks: 2 cores x 2 threads (about 15 s).
-	# Known to fail today: offline tasks with different cookies share a
-	# core and one offline cookie starves the other (issue 5 note).
-	guest_stage guest-core-sched default 120 --smt --append preempt=full --append SELFTEST_FILTER=smoke,core_sched
 	guest_stage guest-numa-smt default 600 --numa --smt --append preempt=voluntary
 	# the long stress on the debug kernel (OFFLINE_STRESS_SECS of stress)
 	guest_stage guest-stress-debug debug 900 --append preempt=full \
