@@ -202,6 +202,16 @@ TEST(nice_weights)
 	pids[1] = spawn_hog(cpu, SCHED_OFFLINE, 5);
 	sleep_ns(100000000);
 	wall = measure(pids, 2, d);
+	/*
+	 * One CPU cannot give two tasks more than the wall time: a window
+	 * where it seemed to (126% once, debug kernel under TCG) is a clock
+	 * glitch, not a share. Measure again then, once.
+	 */
+	if (d[0] + d[1] > wall * 11 / 10) {
+		TH_LOG("implausible window (%.1f%% of one CPU), measuring again",
+		       100.0 * (d[0] + d[1]) / wall);
+		wall = measure(pids, 2, d);
+	}
 	ASSERT_FALSE(child_failed(pids[0]));
 	ASSERT_FALSE(child_failed(pids[1]));
 	kill_all(pids, 2);
@@ -212,6 +222,7 @@ TEST(nice_weights)
 	EXPECT_LT(3.057 * 0.9, ratio);
 	EXPECT_GT(3.057 * 1.1, ratio);
 	EXPECT_LT(wall * 9 / 10, d[0] + d[1]);
+	EXPECT_GT(wall * 11 / 10, d[0] + d[1]);
 }
 
 TEST_HARNESS_MAIN
