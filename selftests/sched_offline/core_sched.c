@@ -177,10 +177,11 @@ TEST(offline_tasks_get_and_share_cookies)
 	b = spawn_hog(-1, SCHED_OFFLINE, 0);
 	ASSERT_LT(0, a);
 	ASSERT_LT(0, b);
-	sleep_ns(50000000);
+	/* The children set their own policy: give them the time to run */
+	ASSERT_EQ(SCHED_OFFLINE, wait_for_policy(a, SCHED_OFFLINE, 2000000000ull));
+	ASSERT_EQ(SCHED_OFFLINE, wait_for_policy(b, SCHED_OFFLINE, 2000000000ull));
 	ASSERT_FALSE(child_failed(a));
 	ASSERT_FALSE(child_failed(b));
-	ASSERT_EQ(SCHED_OFFLINE, sched_getscheduler(a));
 
 	ASSERT_EQ(0, core_get(a, &c1));
 	EXPECT_EQ(0, c1);
@@ -285,7 +286,7 @@ TEST(offline_sibling_of_cookied_online_task)
 	/* An offline hog with its own cookie on the sibling: forced idle */
 	off = spawn_hog(y, SCHED_OFFLINE, 0);
 	ASSERT_LT(0, off);
-	sleep_ns(20000000);
+	ASSERT_EQ(SCHED_OFFLINE, wait_for_policy(off, SCHED_OFFLINE, 2000000000ull));
 	ASSERT_EQ(0, core_create(off));
 	sleep_ns(100000000);
 	pids[1] = off;
@@ -297,6 +298,7 @@ TEST(offline_sibling_of_cookied_online_task)
 	kill_all(&off, 1);
 	off = spawn_hog(y, SCHED_OFFLINE, 0);
 	ASSERT_LT(0, off);
+	ASSERT_EQ(SCHED_OFFLINE, wait_for_policy(off, SCHED_OFFLINE, 2000000000ull));
 	sleep_ns(100000000);
 	pids[1] = off;
 	measure(pids, 2, d, &wall);
@@ -350,7 +352,9 @@ static int cookie_pair(int policy, int x, int y, double *a, double *b)
 	pids[1] = spawn_hog(y, policy, 0);
 	if (pids[0] < 0 || pids[1] < 0)
 		goto out;
-	sleep_ns(50000000);
+	if (wait_for_policy(pids[0], policy, 2000000000ull) != policy ||
+	    wait_for_policy(pids[1], policy, 2000000000ull) != policy)
+		goto out;
 	if (core_create(pids[0]) || core_create(pids[1]))
 		goto out;
 	sleep_ns(100000000);

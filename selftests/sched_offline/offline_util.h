@@ -361,4 +361,15 @@ static inline pid_t spawn_duty_worker(int cpu, uint64_t period_ns,
 	return pid;
 }
 
+/* Wait up to @ns for @pid (a child setting its own policy) to be @policy */
+static inline int wait_for_policy(pid_t pid, int policy, uint64_t ns)
+{
+	uint64_t end = now_ns() + ns;
+	int cur;
+
+	while ((cur = sched_getscheduler(pid)) != policy && now_ns() < end)
+		sleep_ns(1000000);
+	return cur;
+}
+
 #endif /* OFFLINE_UTIL_H */
