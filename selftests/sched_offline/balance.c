@@ -55,24 +55,10 @@ static uint64_t sum(const uint64_t *v, int n)
 	return s;
 }
 
-/* Sum of a /proc/sched_offline counter over all CPUs */
-static long stat_sum(const char *col)
-{
-	long s = 0, v;
-	int cpu;
-
-	for (cpu = 0; cpu < nr_cpus(); cpu++) {
-		v = offline_stat(cpu, col);
-		if (v < 0)
-			return -1;
-		s += v;
-	}
-	return s;
-}
-
 static long migrations(void)
 {
-	return stat_sum("pulls") + stat_sum("pushes") + stat_sum("moves");
+	return offline_stat(-1, "pulls") + offline_stat(-1, "pushes") +
+	       offline_stat(-1, "moves");
 }
 
 /* Start @n offline hogs on CPU 0 and let them loose after 50 ms */

@@ -66,7 +66,7 @@ TEST(capacity_follows_online_load)
 		TH_LOG("online duty %d%% (measured %llu.%llu%%): capacity %ld (expected %ld +- 102), online_avg_pct %ld",
 		       duty[i] / 10, (unsigned long long)used / 10,
 		       (unsigned long long)used % 10, cap, want,
-		       offline_stat(cpu, "online_avg_pct"));
+		       (long)offline_stat(cpu, "online_avg_pct"));
 		EXPECT_GE(102, labs(cap - want));
 	}
 	/* CPUs with nothing on them */

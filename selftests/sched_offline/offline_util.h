@@ -282,16 +282,20 @@ static inline int read_file(const char *path, char *buf, size_t len)
 	return 0;
 }
 
-/* Column @col of CPU @cpu's line in /proc/sched_offline, by header name */
-static inline long offline_stat(int cpu, const char *col)
+/*
+ * Column @col of CPU @cpu's line in /proc/sched_offline, by header name;
+ * with @cpu < 0, the column summed over every CPU line. -1 if missing.
+ */
+static inline long long offline_stat(int cpu, const char *col)
 {
 	char buf[16384], *line, *save = NULL, *tok, *s2;
+	long long sum = 0;
 	int idx = -1, i;
 
 	if (read_file("/proc/sched_offline", buf, sizeof(buf)))
 		return -1;
 	line = strtok_r(buf, "\n", &save);
-	for (i = 0, tok = strtok_r(line, " ", &s2); tok;
+	for (i = 0, tok = line ? strtok_r(line, " ", &s2) : NULL; tok;
 	     tok = strtok_r(NULL, " ", &s2), i++)
 		if (!strcmp(tok, col))
 			idx = i;
@@ -304,10 +308,14 @@ static inline long offline_stat(int cpu, const char *col)
 		for (tok = strtok_r(line, " ", &s2); tok && n < 32;
 		     tok = strtok_r(NULL, " ", &s2))
 			f[n++] = tok;
-		if (n > idx && atoi(f[0]) == cpu)
-			return atol(f[idx]);
+		if (n <= idx)
+			continue;
+		if (cpu < 0)
+			sum += atoll(f[idx]);
+		else if (atoi(f[0]) == cpu)
+			return atoll(f[idx]);
 	}
-	return -1;
+	return cpu < 0 ? sum : -1;
 }
 
 /* CPU time of the calling thread */

@@ -479,32 +479,6 @@ static int hotplug_fn(void)
 	return 0;
 }
 
-/* Sum of column @col of /proc/sched_offline over its CPU lines, -1 if none */
-static long long offline_col_sum(const char *col)
-{
-	char buf[16384], *line, *save = NULL, *tok, *s2;
-	long long sum = 0;
-	int idx = -1, i;
-
-	if (read_file("/proc/sched_offline", buf, sizeof(buf)))
-		return -1;
-	line = strtok_r(buf, "\n", &save);
-	for (i = 0, tok = line ? strtok_r(line, " ", &s2) : NULL; tok;
-	     tok = strtok_r(NULL, " ", &s2), i++)
-		if (!strcmp(tok, col))
-			idx = i;
-	if (idx < 0)
-		return -1;
-	while ((line = strtok_r(NULL, "\n", &save))) {
-		for (i = 0, tok = strtok_r(line, " ", &s2); tok && i < idx;
-		     tok = strtok_r(NULL, " ", &s2), i++)
-			;
-		if (tok)
-			sum += atoll(tok);
-	}
-	return sum;
-}
-
 struct proc {
 	pid_t pid;
 	int kind;
@@ -543,9 +517,9 @@ TEST(all_at_once)
 		st->ncpus = MAX_CPUS;
 	ASSERT_LE(2, st->ncpus);
 	st->nbusy = nr_cpus() < MAX_BUSY ? nr_cpus() : MAX_BUSY;
-	run0 = offline_col_sum("offline_runtime_ns");
-	pre0 = offline_col_sum("preempts");
-	pull0 = offline_col_sum("pulls");
+	run0 = offline_stat(-1, "offline_runtime_ns");
+	pre0 = offline_stat(-1, "preempts");
+	pull0 = offline_stat(-1, "pulls");
 	t0 = now_ns();
 	st->deadline = t0 + secs * 1000000000ull;
 	TH_LOG("%d s of stress on %d CPUs: %d busy tasks, %d storms",
@@ -603,9 +577,9 @@ TEST(all_at_once)
 		waitpid(procs[i].pid, NULL, 0);
 	}
 	EXPECT_EQ(0, left) TH_LOG("stuck workers");
-	run1 = offline_col_sum("offline_runtime_ns");
-	pre1 = offline_col_sum("preempts");
-	pull1 = offline_col_sum("pulls");
+	run1 = offline_stat(-1, "offline_runtime_ns");
+	pre1 = offline_stat(-1, "preempts");
+	pull1 = offline_stat(-1, "pulls");
 
 	TH_LOG("storms: %llu forks, %llu grandchildren, %llu orphaned",
 	       (unsigned long long)st->forks, (unsigned long long)st->grandchildren,
