@@ -36,22 +36,9 @@ result() { # NAME PASS|FAIL|SKIP TEXT
 mapfile -t patches < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' kernel-patches/series 2>/dev/null)
 np=${#patches[@]}
 
-# checkpatch parses include/asm-generic/vmlinux.lds.h's SCHED_DATA macro as C
-# and asks for spaces around the '*' of a new "*(__offline_sched_class)"
-# input-section line, as it would for every "*(__X_sched_class)" line there.
-# That one CHECK, on that one kind of line, is the only remark accepted.
-known_false_positive() { # CHECKPATCH_OUTPUT
-	local out=$1 n_checks n_known
-	grep -q '^total: 0 errors, 0 warnings, ' <<<"$out" || return 1
-	n_checks=$(grep -c '^CHECK:' <<<"$out")
-	n_known=$(grep -A2 "^CHECK: spaces preferred around that '\*' (ctx:ExV)" <<<"$out" |
-		grep -c '^+[[:space:]]*\*(__[a-z]*_sched_class)')
-	[ "$n_checks" -gt 0 ] && [ "$n_checks" = "$n_known" ]
-}
-
 check_checkpatch() {
 	if [ "$np" = 0 ]; then result checkpatch SKIP "series is empty"; return; fi
-	local p bad=0 known=0 out sum
+	local p bad=0 out sum
 	for p in "${patches[@]}"; do
 		out=$(cd build/linux && ./scripts/checkpatch.pl --strict --color=never \
 			"$top/kernel-patches/$p" 2>&1)
@@ -59,9 +46,6 @@ check_checkpatch() {
 		echo "$out" >"$logdir/checkpatch-$p.log"
 		if grep -q '^total: 0 errors, 0 warnings, 0 checks' <<<"$out"; then
 			echo "  $p: clean"
-		elif known_false_positive "$out"; then
-			echo "  $p: clean but for the linker-script false positive (${sum})"
-			known=$((known + 1))
 		else
 			echo "  $p: ${sum:-checkpatch failed}"
 			grep -E '^(ERROR|WARNING|CHECK):' <<<"$out" | head -10 | sed 's/^/    /'
@@ -69,7 +53,7 @@ check_checkpatch() {
 		fi
 	done
 	if [ $bad = 0 ]; then
-		result checkpatch PASS "$np patches, 0 errors, 0 warnings, 0 checks but the SCHED_DATA linker-script line in $known"
+		result checkpatch PASS "$np patches, 0 errors, 0 warnings, 0 checks"
 	else
 		result checkpatch FAIL "$bad of $np patches not clean (logs: $logdir/checkpatch-*.log)"
 	fi

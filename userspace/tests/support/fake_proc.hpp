@@ -70,4 +70,27 @@ size_t generate_host(FakeProcTree &tree, size_t ntasks, unsigned seed = 1);
 // The config used with generate_host by the benchmark and tests.
 std::string generated_host_config();
 
+// A process as tests build them: start times derived from the ids, exe
+// under @dir, thread i named names[i] (the process's comm when absent).
+inline FakeProcess make_process(pid_t pid, const std::string &comm,
+				const std::vector<pid_t> &threads,
+				const std::vector<std::string> &names = {},
+				const std::string &dir = "/usr/bin/")
+{
+	FakeProcess p;
+	p.leader.tid = pid;
+	p.leader.comm = comm;
+	p.leader.start_time = 1000 + static_cast<uint64_t>(pid);
+	p.exe = dir + comm;
+	p.argv = {p.exe};
+	for (size_t i = 0; i < threads.size(); i++) {
+		FakeTask t = p.leader;
+		t.tid = threads[i];
+		t.comm = i < names.size() ? names[i] : comm;
+		t.start_time = 1000 + static_cast<uint64_t>(threads[i]);
+		p.threads.push_back(t);
+	}
+	return p;
+}
+
 } // namespace offl::testing

@@ -60,20 +60,7 @@ protected:
 	FakeProcess make(pid_t pid, const std::string &comm, std::vector<pid_t> threads,
 			 std::vector<std::string> names = {})
 	{
-		FakeProcess p;
-		p.leader.tid = pid;
-		p.leader.comm = comm;
-		p.leader.start_time = 1000 + static_cast<uint64_t>(pid);
-		p.exe = "/usr/bin/" + comm;
-		p.argv = {p.exe};
-		for (size_t i = 0; i < threads.size(); i++) {
-			FakeTask t = p.leader;
-			t.tid = threads[i];
-			t.comm = i < names.size() ? names[i] : comm;
-			t.start_time = 1000 + static_cast<uint64_t>(threads[i]);
-			p.threads.push_back(t);
-		}
-		return p;
+		return offl::testing::make_process(pid, comm, threads, names);
 	}
 	void add(const FakeProcess &p)
 	{

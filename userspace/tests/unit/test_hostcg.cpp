@@ -100,18 +100,9 @@ protected:
 	}
 	FakeProcess make(pid_t pid, const std::string &comm, const std::string &cgroup, std::vector<pid_t> threads)
 	{
-		FakeProcess p;
-		p.leader.tid = pid;
-		p.leader.comm = comm;
-		p.leader.start_time = 1000 + static_cast<uint64_t>(pid);
-		p.exe = "/usr/sbin/" + comm;
-		p.argv = {p.exe};
+		FakeProcess p = offl::testing::make_process(pid, comm, threads, {}, "/usr/sbin/");
+
 		p.cgroup = proc_cgroup(cgroup);
-		for (pid_t t : threads) {
-			FakeTask ft = p.leader;
-			ft.tid = t;
-			p.threads.push_back(ft);
-		}
 		return p;
 	}
 	void add(const FakeProcess &p)
