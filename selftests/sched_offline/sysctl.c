@@ -16,11 +16,15 @@
 static const struct range {
 	const char *name;
 	unsigned long min, max;
+	/* Besides min - 1 and max + 1, refused; besides min and max, valid */
+	const char *bad[4], *good[4];
 } ranges[] = {
 	{ "sched_offline_slice_us",	100,	1000000 },
 	{ "sched_offline_period_us",	1000,	1000000 },
 	{ "sched_offline_wait_step_us",	1000,	1000000 },
 	{ "sched_offline_loadavg",	0,	1 },
+	/* 0 turns the starvation guard off; 1..9 are refused */
+	{ "sched_offline_starve_ms",	10,	10000, { "1" }, { "0", "100" } },
 };
 
 static const char * const garbage[] = {
@@ -49,7 +53,7 @@ static const struct range *range_of(const char *name)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(ranges); i++)
 		if (!strcmp(ranges[i].name, name))
 			return &ranges[i];
 	return NULL;
@@ -59,9 +63,10 @@ static const struct range *range_of(const char *name)
 static int check_one(struct __test_metadata *_metadata, const char *name)
 {
 	const struct range *r = range_of(name);
-	char path[300], before[64], now[64], val[32];
+	char path[300], before[64], now[64], val[32], lo[32], hi[32];
+	const char *bad_vals[ARRAY_SIZE(garbage) + 2 + ARRAY_SIZE(r->bad)];
+	size_t i, nbad = 0;
 	int bad = 0, err;
-	size_t i;
 
 	snprintf(path, sizeof(path), "%s/%s", SYSCTL_DIR, name);
 	if (read_file(path, before, sizeof(before))) {
@@ -70,22 +75,21 @@ static int check_one(struct __test_metadata *_metadata, const char *name)
 	}
 
 	/* Out of range, and garbage: EINVAL, value unchanged */
-	for (i = 0; i < sizeof(garbage) / sizeof(garbage[0]) + 2; i++) {
-		const char *v;
-
-		if (i < sizeof(garbage) / sizeof(garbage[0])) {
-			v = garbage[i];
-		} else if (!r) {
-			break;
-		} else if (i == sizeof(garbage) / sizeof(garbage[0])) {
-			if (!r->min)
-				continue;	/* below 0 is garbage above */
-			snprintf(val, sizeof(val), "%lu", r->min - 1);
-			v = val;
-		} else {
-			snprintf(val, sizeof(val), "%lu", r->max + 1);
-			v = val;
+	for (i = 0; i < ARRAY_SIZE(garbage); i++)
+		bad_vals[nbad++] = garbage[i];
+	if (r) {
+		if (r->min) {	/* below 0 is garbage above */
+			snprintf(lo, sizeof(lo), "%lu", r->min - 1);
+			bad_vals[nbad++] = lo;
 		}
+		snprintf(hi, sizeof(hi), "%lu", r->max + 1);
+		bad_vals[nbad++] = hi;
+		for (i = 0; i < ARRAY_SIZE(r->bad) && r->bad[i]; i++)
+			bad_vals[nbad++] = r->bad[i];
+	}
+	for (i = 0; i < nbad; i++) {
+		const char *v = bad_vals[i];
+
 		err = write_err(path, v);
 		if (err != EINVAL) {
 			TH_LOG("%s: writing \"%s\" gave %s, not EINVAL", name, v,
@@ -105,19 +109,24 @@ static int check_one(struct __test_metadata *_metadata, const char *name)
 		return bad;
 	}
 
-	/* The bounds are valid values */
-	for (i = 0; i < 2; i++) {
-		unsigned long want = i ? r->max : r->min;
+	/* The bounds, and the other valid values, are accepted and read back */
+	for (i = 0; i < 2 + ARRAY_SIZE(r->good); i++) {
+		const char *v = i < 2 ? val : r->good[i - 2];
+		unsigned long want;
 
-		snprintf(val, sizeof(val), "%lu", want);
-		err = write_err(path, val);
+		if (!v)
+			break;
+		if (i < 2)
+			snprintf(val, sizeof(val), "%lu", i ? r->max : r->min);
+		want = strtoul(v, NULL, 10);
+		err = write_err(path, v);
 		if (err) {
-			TH_LOG("%s: writing the bound %s gave %s", name, val, strerror(err));
+			TH_LOG("%s: writing the valid %s gave %s", name, v, strerror(err));
 			bad++;
 			continue;
 		}
 		if (read_file(path, now, sizeof(now)) || strtoul(now, NULL, 10) != want) {
-			TH_LOG("%s: wrote %s, reads back %s", name, val, now);
+			TH_LOG("%s: wrote %s, reads back %s", name, v, now);
 			bad++;
 		}
 	}
