@@ -119,6 +119,7 @@ struct inversion {
 	char *wbuf;			/* W's source */
 	size_t o_len, w_len;
 	pthread_t o_th, w_th;
+	int go[2];			/* W writes once this pipe has a byte */
 
 	atomic_int o_state;		/* 1 writing, 2 done, -1 setup failed */
 	ssize_t o_ret;
@@ -160,6 +161,7 @@ static void *writer(void *arg)
 {
 	struct inversion *v = arg;
 	uint64_t t0;
+	char go;
 	int ret;
 
 	ret = unpin(0);
@@ -167,6 +169,15 @@ static void *writer(void *arg)
 		ret = v->rt ? set_policy_full(0, SCHED_FIFO, 0, WRITER_PRIO, 0)
 			    : set_policy_full(0, SCHED_OTHER, 0, 0, 0);
 	if (ret) {
+		v->w_errno = errno;
+		atomic_store(&v->w_state, -1);
+		return NULL;
+	}
+	/*
+	 * Created before the inversion starts: creating a thread maps its
+	 * stack, which would wait behind O's mmap_lock, not its i_rwsem.
+	 */
+	if (read(v->go[0], &go, 1) != 1) {
 		v->w_errno = errno;
 		atomic_store(&v->w_state, -1);
 		return NULL;
@@ -210,6 +221,7 @@ static void run_inversion(struct inversion *v, int n, const char *path)
 	v->o_len = 4 * page;
 	v->w_len = page;
 	v->fd_o = v->fd_w = -1;
+	v->go[0] = v->go[1] = -1;
 	v->buf = MAP_FAILED;
 	v->bursts = -1;
 
@@ -243,6 +255,13 @@ static void run_inversion(struct inversion *v, int n, const char *path)
 		snprintf(v->err, sizeof(v->err), "UFFDIO_REGISTER: %s", strerror(errno));
 		goto out;
 	}
+
+	/* W waits for its cue from here on */
+	if (pipe(v->go) || pthread_create(&v->w_th, NULL, writer, v)) {
+		snprintf(v->err, sizeof(v->err), "cannot create the online writer");
+		goto out;
+	}
+	w_started = true;
 
 	/* O takes the inode lock and blocks on the missing page */
 	if (pthread_create(&v->o_th, NULL, owner, v)) {
@@ -296,12 +315,11 @@ static void run_inversion(struct inversion *v, int n, const char *path)
 	copied = true;
 
 	/* W blocks on i_rwsem; the hogs stay for WINDOW_NS of its wait */
-	if (pthread_create(&v->w_th, NULL, writer, v)) {
-		snprintf(v->err, sizeof(v->err), "cannot create the online writer");
+	t = now_ns();
+	if (write(v->go[1], "g", 1) != 1) {
+		snprintf(v->err, sizeof(v->err), "cannot start the online writer");
 		goto out;
 	}
-	w_started = true;
-	t = now_ns();
 	for (;;) {
 		uint64_t s = atomic_load(&v->w_start);
 
@@ -331,6 +349,9 @@ out:
 			uffd = -1;
 		}
 	}
+	/* A W that never got its cue gets EOF and gives up */
+	if (v->go[1] >= 0)
+		close(v->go[1]);
 	if (w_started && join_by(v->w_th, JOIN_WAIT_S)) {
 		v->leaked = true;
 		if (!v->err[0])
@@ -361,6 +382,8 @@ out:
 		close(v->fd_o);
 	if (v->fd_w >= 0)
 		close(v->fd_w);
+	if (v->go[0] >= 0)
+		close(v->go[0]);
 	unlink(path);
 	if (v->leaked)
 		return;		/* a thread may still use the buffers */
