@@ -23,6 +23,7 @@ static const struct range {
 	{ "sched_offline_period_us",	1000,	1000000 },
 	{ "sched_offline_wait_step_us",	1000,	1000000 },
 	{ "sched_offline_loadavg",	0,	1 },
+	{ "sched_offline_psi",		0,	1 },
 	/* 0 turns the starvation guard off; 1..9 are refused */
 	{ "sched_offline_starve_ms",	10,	10000, { "1" }, { "0", "100" } },
 };
