@@ -9,7 +9,9 @@
  *    grandchild checks it was born SCHED_OFFLINE (nice reset when asked);
  *  - busy tasks with a random busy/sleep duty cycle whose policy flaps
  *    between SCHED_OFFLINE, SCHED_OTHER, SCHED_IDLE and SCHED_BATCH with
- *    nice changes, set by themselves and by a controller process;
+ *    nice changes, set by themselves and by a controller process, which
+ *    also flips the starvation guard's period (sched_offline_starve_ms, 0
+ *    included) and sched_offline_psi now and then;
  *  - affinity changes of busy tasks and storm workers: random masks, a
  *    third of them a single CPU;
  *  - cgroup v2 moves between two child groups with the cpu and cpuset
@@ -31,6 +33,9 @@
 #include <sys/stat.h>
 #include "offline_util.h"
 #include "kselftest_harness.h"
+
+#define STARVE_SYSCTL	"/proc/sys/kernel/sched_offline_starve_ms"
+#define PSI_SYSCTL	"/proc/sys/kernel/sched_offline_psi"
 
 #ifndef SCHED_BATCH
 #define SCHED_BATCH		3
@@ -58,6 +63,7 @@ struct stress {
 	uint64_t affinity_changes, affinity_single, affinity_einval;
 	uint64_t moves, cg_writes, cg_offline_toggles;
 	uint64_t hotplug_cycles, hotplug_busy;
+	uint64_t sysctl_writes;
 	int cgroup_ran, hotplug_ran;
 	char cgroup_note[256], hotplug_note[256];
 	char err[512];
@@ -244,6 +250,19 @@ static pid_t rnd_target(void)
 }
 
 /* Flaps the busy tasks' policies and nice values */
+/* The starvation guard's period and PSI accounting change under load */
+static const char *const starve_values[] = { "0", "10", "50", "100" };
+static char old_starve[16], old_psi[16];
+
+static void flap_sysctl(void)
+{
+	if (old_starve[0] &&
+	    !write_file(STARVE_SYSCTL, starve_values[rnd() % 4]))
+		ADD(sysctl_writes, 1);
+	if (old_psi[0] && !write_file(PSI_SYSCTL, rnd() % 2 ? "1" : "0"))
+		ADD(sysctl_writes, 1);
+}
+
 static int policy_fn(void)
 {
 	while (running()) {
@@ -256,6 +275,8 @@ static int policy_fn(void)
 			ADD(policy_esrch, 1);
 		else
 			fail_note("sched_setattr(%d): %s", pid, strerror(errno));
+		if (rnd() % 64 == 0)
+			flap_sysctl();
 		if (rnd() % 2)
 			sleep_ns(rnd() % 1000000);
 	}
@@ -517,6 +538,10 @@ TEST(all_at_once)
 		st->ncpus = MAX_CPUS;
 	ASSERT_LE(2, st->ncpus);
 	st->nbusy = nr_cpus() < MAX_BUSY ? nr_cpus() : MAX_BUSY;
+	if (read_file(STARVE_SYSCTL, old_starve, sizeof(old_starve)))
+		old_starve[0] = 0;
+	if (read_file(PSI_SYSCTL, old_psi, sizeof(old_psi)))
+		old_psi[0] = 0;
 	run0 = offline_stat(-1, "offline_runtime_ns");
 	pre0 = offline_stat(-1, "preempts");
 	pull0 = offline_stat(-1, "pulls");
@@ -588,9 +613,14 @@ TEST(all_at_once)
 	       (unsigned long long)st->busy_loops,
 	       (unsigned long long)st->busy_offline_loops,
 	       (unsigned long long)st->busy_self_changes);
-	TH_LOG("policy changes: %llu (+%llu ESRCH after exit)",
+	TH_LOG("policy changes: %llu (+%llu ESRCH after exit), guard/PSI sysctl writes %llu",
 	       (unsigned long long)st->policy_changes,
-	       (unsigned long long)st->policy_esrch);
+	       (unsigned long long)st->policy_esrch,
+	       (unsigned long long)st->sysctl_writes);
+	if (old_starve[0])
+		EXPECT_EQ(0, write_file(STARVE_SYSCTL, old_starve));
+	if (old_psi[0])
+		EXPECT_EQ(0, write_file(PSI_SYSCTL, old_psi));
 	TH_LOG("affinity changes: %llu, %llu of them single CPU (+%llu EINVAL)",
 	       (unsigned long long)st->affinity_changes,
 	       (unsigned long long)st->affinity_single,
