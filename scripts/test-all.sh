@@ -246,6 +246,11 @@ if [ "$mode" = full ]; then
 	guest_stage guest-kasan kasan 1500 --mem 2G --append preempt=full
 	kernel_stage unpatched
 	guest_stage guest-unpatched unpatched 600 --append preempt=full
+	# sched_ext: a BPF scheduler in switch-all mode leaves offline tasks be
+	kernel_stage ext
+	if [ "${kernel_ok[ext]:-0}" = 1 ] && stage scx-tools scripts/build-scx.sh; then
+		guest_stage guest-ext ext 300 --append preempt=full --append SELFTEST_FILTER=smoke,ext
+	fi
 	stage check-series scripts/check-series.sh
 	if [ -x bench/run.sh ]; then
 		stage bench bench/run.sh
