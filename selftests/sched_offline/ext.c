@@ -74,7 +74,7 @@ TEST(offline_stays_offline_under_scx)
 	offline = spawn_hog(cpu, SCHED_OFFLINE, 0);
 	ASSERT_LT(0, online);
 	ASSERT_LT(0, offline);
-	ASSERT_EQ(0, wait_for_policy(offline, SCHED_OFFLINE, WINDOW_NS));
+	ASSERT_EQ(SCHED_OFFLINE, wait_for_policy(offline, SCHED_OFFLINE, WINDOW_NS));
 	sleep_ns(WINDOW_NS / 5);
 	off_share = share_of(offline, online);
 	EXPECT_EQ(SCHED_OFFLINE, sched_getscheduler(offline));
