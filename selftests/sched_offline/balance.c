@@ -299,10 +299,15 @@ TEST(no_churn_then_rotation)
 	pids[n] = spawn_hog(-1, SCHED_OFFLINE, 0);
 	sleep_ns(300000000);
 	m0 = migrations();
-	wall = measure(pids, nr, d, 2 * WINDOW_NS);
+	/*
+	 * 4 s: over 2 s the unluckiest of 5 hogs got 0.64-0.66 of its share
+	 * in ~6% of runs (lockdep kernel), the rotation not having come round
+	 * to it often enough yet; staying put would give it 0.625.
+	 */
+	wall = measure(pids, nr, d, 4 * WINDOW_NS);
 	m1 = migrations();
 	share = wall * n / nr;
-	TH_LOG("%d hogs on %d CPUs: %ld migrations in 2 s", nr, n, m1 - m0);
+	TH_LOG("%d hogs on %d CPUs: %ld migrations in 4 s", nr, n, m1 - m0);
 	for (i = 0; i < nr; i++) {
 		TH_LOG("hog %d: %.1f%% of a CPU (fair share %.1f%%)", i,
 		       100.0 * d[i] / wall, 100.0 * share / wall);
