@@ -12,6 +12,7 @@
 #                    PNG plots); BENCH_ROUNDS=N, BENCH_README=1 (see the script)
 #   make schedlat    the libbpf latency/steal tool -> build/bpf/schedlat
 #   make test-full   test + SMT/NUMA guest, KASAN, unpatched kernel,
+#                    sched_ext kernel with scx_simple, nohz_full kernel,
 #                    scripts/check-series.sh (per-patch builds, checkpatch,
 #                    W=1/sparse, bloat-o-meter), benchmarks
 #

@@ -10,6 +10,8 @@
 #   kasan      build/linux        base + Kconfig.offline + debug+kasan  build/kernel-kasan/bzImage
 #   ext        build/linux        base + Kconfig.offline + ext (BPF, BTF, build/kernel-ext/bzImage
 #                                 SCHED_CLASS_EXT)
+#   nohz       build/linux        base + Kconfig.offline + nohz         build/kernel-nohz/bzImage
+#                                 (NO_HZ_FULL, for nohz_full= guests)
 #   unpatched  build/linux-base   base (pristine tree, tag "base")      build/kernel-unpatched/bzImage
 #   bisect     build/linux-bisect base + Kconfig.offline (used by check-series.sh; the caller
 #                                 checks the wanted commit out, nothing is copied)
@@ -42,11 +44,12 @@ debug)     tree=linux;        frags=(base.config ../Kconfig.offline debug.config
 off)       tree=linux;        frags=(base.config off.config);                 out=kernel-off ;;
 kasan)     tree=linux;        frags=(base.config ../Kconfig.offline debug.config kasan.config); out=kernel-kasan ;;
 ext)       tree=linux;        frags=(base.config ../Kconfig.offline ext.config); out=kernel-ext ;;
+nohz)      tree=linux;        frags=(base.config ../Kconfig.offline nohz.config); out=kernel-nohz ;;
 unpatched) tree=linux-base;   frags=(base.config);                            out=kernel-unpatched ;;
 bisect)    tree=linux-bisect; frags=(base.config ../Kconfig.offline);         out=; relaxed=1 ;;
 w1)        tree=linux;        frags=(base.config ../Kconfig.offline);         out= ;;
 w1-base)   tree=linux-base;   frags=(base.config ../Kconfig.offline);         out=; relaxed=1 ;;
-*) die "unknown variant '$variant' (default, debug, off, kasan, ext, unpatched, bisect, w1, w1-base)" ;;
+*) die "unknown variant '$variant' (default, debug, off, kasan, ext, nohz, unpatched, bisect, w1, w1-base)" ;;
 esac
 src=$top/build/$tree
 obj=$top/build/obj/$variant

@@ -251,6 +251,11 @@ if [ "$mode" = full ]; then
 	if [ "${kernel_ok[ext]:-0}" = 1 ] && stage scx-tools scripts/build-scx.sh; then
 		guest_stage guest-ext ext 300 --append preempt=full --append SELFTEST_FILTER=smoke,ext
 	fi
+	# full dynticks: offline tasks sharing a nohz_full CPU keep its tick
+	# (not share.c: /proc/<pid>/schedstat lags for a task running tickless)
+	kernel_stage nohz
+	guest_stage guest-nohz nohz 300 --append preempt=full --append nohz_full=1-3 \
+		--append SELFTEST_FILTER=smoke,nohz,preempt
 	stage check-series scripts/check-series.sh
 	if [ -x bench/run.sh ]; then
 		stage bench bench/run.sh
