@@ -475,6 +475,51 @@ TEST_F_TIMEOUT(offline_cg, effective_class, 60)
 
 #define NR_FILL 3
 
+/*
+ * Which policies follow the group: SCHED_BATCH and SCHED_IDLE tasks run
+ * offline like SCHED_OTHER ones; a SCHED_FIFO task keeps its class (it
+ * asked for a guarantee) and still takes the CPU from a fair hog.
+ */
+TEST_F_TIMEOUT(offline_cg, policies, 60)
+{
+	static const struct {
+		int policy, prio;
+		bool offline;
+		const char *name;
+	} cases[] = {
+		{ 3 /* SCHED_BATCH */, 0, true, "SCHED_BATCH" },
+		{ SCHED_IDLE, 0, true, "SCHED_IDLE" },
+		{ SCHED_FIFO, 1, false, "SCHED_FIFO" },
+	};
+	char g[256];
+	unsigned int i;
+
+	ASSERT_EQ(0, cg_mkdir(self, self->top, "g", g, sizeof(g)));
+	ASSERT_EQ(0, cg_write(g, "cpu.offline", "1"));
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		pid_t p[2];	/* hog, task */
+		double s[2];
+
+		p[0] = spinner(self, TEST_CPU);
+		p[1] = spinner(self, TEST_CPU);
+		ASSERT_LT(0, p[0]);
+		ASSERT_LT(0, p[1]);
+		ASSERT_EQ(0, attach_pinned(CG_ROOT, p[0], TEST_CPU));
+		ASSERT_EQ(0, set_policy_full(p[1], cases[i].policy, 0,
+					     cases[i].prio, 0));
+		ASSERT_EQ(0, attach_pinned(g, p[1], TEST_CPU));
+		sleep_ns(SETTLE_NS);
+		EXPECT_TRUE(shares(_metadata, cases[i].name, p, 2, SHORT_NS, s));
+		EXPECT_EQ(cases[i].policy, sched_getscheduler(p[1]));
+		if (cases[i].offline) {
+			EXPECT_GT(OFF_MAX, s[1]) TH_LOG("%s", cases[i].name);
+		} else {
+			EXPECT_LT(0.8, s[1]) TH_LOG("%s", cases[i].name);
+		}
+		kill_all(p, 2);
+	}
+}
+
 TEST_F_TIMEOUT(offline_cg, fills_idle, 60)
 {
 	uint64_t before[NR_FILL], d[NR_FILL], t0, wall;
