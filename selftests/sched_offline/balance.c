@@ -30,22 +30,6 @@
 #define WINDOW_NS	1000000000ull
 #define MAX_TASKS	64
 
-/* CPU time each task got over @ns; returns the wall time it took */
-static uint64_t measure(pid_t *pids, int n, uint64_t *delta, uint64_t ns)
-{
-	uint64_t before[MAX_TASKS], t0, wall;
-	int i;
-
-	for (i = 0; i < n; i++)
-		before[i] = task_runtime(pids[i]);
-	t0 = now_ns();
-	sleep_ns(ns);
-	for (i = 0; i < n; i++)
-		delta[i] = task_runtime(pids[i]) - before[i];
-	wall = now_ns() - t0;
-	return wall;
-}
-
 static uint64_t sum(const uint64_t *v, int n)
 {
 	uint64_t s = 0;
@@ -110,7 +94,7 @@ TEST(spread)
 	EXPECT_GT(500000000ull, took);
 
 	sleep_ns(200000000);
-	wall = measure(pids, nr, d, 2 * WINDOW_NS);
+	wall = measure_runtimes(pids, nr, d, 2 * WINDOW_NS);
 	mean = sum(d, nr) / nr;
 	for (i = 0; i < nr; i++) {
 		TH_LOG("hog %d: %.1f%% of a CPU (mean %.1f%%), on CPU %d", i,
@@ -147,7 +131,7 @@ TEST(online_pressure)
 	sleep_ns(300000000);
 
 	/* 2 s: over 1 s one hog of 148 fell to 0.54 of its share once */
-	wall = measure(pids, n + 1, d, 2 * WINDOW_NS);
+	wall = measure_runtimes(pids, n + 1, d, 2 * WINDOW_NS);
 	share = wall * (n - 1) / n;
 	TH_LOG("online hog: %.1f%% of CPU 0", 100.0 * d[n] / wall);
 	for (i = 0; i < n; i++) {
@@ -212,7 +196,7 @@ static uint64_t online_wait(pid_t *pids, int n, uint64_t *cpu, uint64_t *wall,
 	int i;
 
 	delays(pids, n, d0);
-	*wall = measure(pids, n, cpu, WINDOW_NS);
+	*wall = measure_runtimes(pids, n, cpu, WINDOW_NS);
 	delays(pids, n, d1);
 	*idle = idle_ns() - i0;
 	for (i = 0; i < n; i++)
@@ -287,7 +271,7 @@ TEST(no_churn_then_rotation)
 	spawn_from_cpu0(_metadata, pids, n);
 	sleep_ns(300000000);
 	m0 = migrations();
-	wall = measure(pids, n, d, 2 * WINDOW_NS);
+	wall = measure_runtimes(pids, n, d, 2 * WINDOW_NS);
 	m1 = migrations();
 	TH_LOG("%d hogs on %d CPUs: %ld migrations in 2 quiet seconds", n, n,
 	       m1 - m0);
@@ -305,7 +289,7 @@ TEST(no_churn_then_rotation)
 	 * in ~6% of runs (lockdep kernel), the rotation not having come round
 	 * to it often enough yet; staying put would give it 0.625.
 	 */
-	wall = measure(pids, nr, d, 4 * WINDOW_NS);
+	wall = measure_runtimes(pids, nr, d, 4 * WINDOW_NS);
 	m1 = migrations();
 	share = wall * n / nr;
 	TH_LOG("%d hogs on %d CPUs: %ld migrations in 4 s", nr, n, m1 - m0);

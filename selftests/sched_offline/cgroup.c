@@ -333,21 +333,6 @@ static pid_t forker_fork(FIXTURE_DATA(offline_cg) *self, struct forker *f)
 	return q;
 }
 
-/* CPU time of each of @pids over @ns into @d; the wall time */
-static uint64_t measure(const pid_t *pids, int n, uint64_t ns, uint64_t *d)
-{
-	uint64_t before[MAX_PIDS], t0;
-	int i;
-
-	for (i = 0; i < n; i++)
-		before[i] = task_runtime(pids[i]);
-	t0 = now_ns();
-	sleep_ns(ns);
-	for (i = 0; i < n; i++)
-		d[i] = task_runtime(pids[i]) - before[i];
-	return now_ns() - t0;
-}
-
 /* What @task got of the CPU it shares with @hog; -1 if neither ran */
 static double share(uint64_t task, uint64_t hog)
 {
@@ -364,7 +349,7 @@ static bool shares(struct __test_metadata *_metadata, const char *what,
 	uint64_t d[MAX_PIDS], wall, sum = 0;
 	int i;
 
-	wall = measure(pids, n, ns, d);
+	wall = measure_runtimes(pids, n, d, ns);
 	for (i = 0; i < n; i++)
 		sum += d[i];
 	for (i = 1; i < n; i++) {

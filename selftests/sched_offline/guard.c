@@ -45,27 +45,6 @@
 #define TMPFS_MAGIC	0x01021994
 #endif
 
-/* A CPU hog like spawn_hog(), with an RT priority */
-static pid_t spawn_prio_hog(int cpu, int policy, int prio)
-{
-	pid_t pid = fork();
-
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		volatile unsigned long spin = 0;
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (pin_to_cpu(0, cpu))
-			_exit(2);
-		if (set_policy_full(0, policy, 0, prio, 0))
-			_exit(3);
-		for (;;)
-			spin++;
-	}
-	return pid;
-}
-
 /* A userfaultfd after the API handshake, or -1 with errno set */
 static int uffd_open(void)
 {
@@ -291,7 +270,7 @@ static void run_inversion(struct inversion *v, int n, const char *path)
 
 	/* Online hogs on every CPU; O still sleeps holding i_rwsem */
 	for (i = 0; i < n; i++)
-		hogs[i] = v->rt ? spawn_prio_hog(i, SCHED_FIFO, HOG_PRIO)
+		hogs[i] = v->rt ? spawn_hog_prio(i, SCHED_FIFO, 0, HOG_PRIO)
 				: spawn_hog(i, SCHED_OTHER, 0);
 	sleep_ns(SETTLE_NS);
 	for (i = 0; i < n; i++) {

@@ -194,7 +194,7 @@ static inline uint64_t task_runtime(pid_t pid)
  * A CPU hog in a child process, in @policy at @nice: pinned to @cpu, or
  * free to run on every CPU when @cpu is negative. It dies with the parent.
  */
-static inline pid_t spawn_hog(int cpu, int policy, int nice)
+static inline pid_t spawn_hog_prio(int cpu, int policy, int nice, int prio)
 {
 	pid_t pid = fork();
 
@@ -206,12 +206,33 @@ static inline pid_t spawn_hog(int cpu, int policy, int nice)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (cpu >= 0 ? pin_to_cpu(0, cpu) : unpin(0))
 			_exit(2);
-		if (set_policy_full(0, policy, nice, 0, 0))
+		if (set_policy_full(0, policy, nice, prio, 0))
 			_exit(3);
 		for (;;)
 			spin++;
 	}
 	return pid;
+}
+
+static inline pid_t spawn_hog(int cpu, int policy, int nice)
+{
+	return spawn_hog_prio(cpu, policy, nice, 0);
+}
+
+/* CPU time each of @pids got over @ns into @delta; the wall time it took */
+static inline uint64_t measure_runtimes(const pid_t *pids, int n,
+					uint64_t *delta, uint64_t ns)
+{
+	uint64_t before[n], t0;
+	int i;
+
+	for (i = 0; i < n; i++)
+		before[i] = task_runtime(pids[i]);
+	t0 = now_ns();
+	sleep_ns(ns);
+	for (i = 0; i < n; i++)
+		delta[i] = task_runtime(pids[i]) - before[i];
+	return now_ns() - t0;
 }
 
 static inline void kill_all(pid_t *pids, int n)
