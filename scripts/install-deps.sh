@@ -13,6 +13,7 @@ pkgs=(
 	cmake g++ pkg-config liburing-dev libbpf-dev libelf-dev zlib1g-dev
 	clang llvm bpftool libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
 	libgtest-dev libgmock-dev googletest libbenchmark-dev
+	libre2-dev
 	# benchmarks and report
 	rt-tests gnuplot-nox
 )

@@ -4,6 +4,9 @@
 #include "util.hpp"
 
 #include <algorithm>
+#include <fnmatch.h>
+
+#include <re2/re2.h>
 
 namespace offl {
 
@@ -89,9 +92,14 @@ bool is_ovs_name(std::string_view base)
 
 Matcher::Matcher(std::string pattern) : pattern_(std::move(pattern))
 {
-	// Validate with std::regex first, so every pattern gets the same
-	// error reporting whatever path matches it later.
-	auto re = std::make_shared<std::regex>(pattern_, std::regex::ECMAScript | std::regex::optimize);
+	// Compile with RE2 first, so every pattern gets the same error
+	// reporting whatever path matches it later.
+	RE2::Options o;
+	o.set_encoding(RE2::Options::EncodingLatin1);
+	o.set_log_errors(false);
+	auto re = std::make_shared<const RE2>(pattern_, o);
+	if (!re->ok())
+		throw PatternError(re->error());
 	std::string_view p = pattern_;
 	if (is_literal_alternation(p)) {
 		kind_ = Kind::Literals;
@@ -132,7 +140,7 @@ bool Matcher::match(std::string_view s) const
 	case Kind::Suffix:
 	case Kind::Contains:
 		if (s.find('\n') != std::string_view::npos)
-			break; // exact ECMAScript semantics: '.' does not match '\n'
+			break; // exact semantics: '.' does not match '\n'
 		if (kind_ == Kind::Prefix)
 			return s.size() >= lit_.size() && s.substr(0, lit_.size()) == lit_;
 		if (kind_ == Kind::Suffix)
@@ -141,13 +149,7 @@ bool Matcher::match(std::string_view s) const
 	case Kind::Regex:
 		break;
 	}
-	if (s.size() > kMaxInput)
-		s = s.substr(0, kMaxInput);
-	try {
-		return std::regex_match(s.begin(), s.end(), *regex_);
-	} catch (const std::regex_error &) {
-		return false; // error_complexity/error_stack: no match, never a crash
-	}
+	return RE2::FullMatch(re2::StringPiece(s.data(), s.size()), *regex_);
 }
 
 bool cgroup_under(std::string_view path, std::string_view prefix)
@@ -161,19 +163,86 @@ bool cgroup_under(std::string_view path, std::string_view prefix)
 	return path.size() == prefix.size() || path[prefix.size()] == '/';
 }
 
+bool class_grants(Class c)
+{
+	return c == Class::Critical || c == Class::Exempt || c == Class::Vcpu || c == Class::VmService;
+}
+
+bool cgroup_glob_under(std::string_view path, std::string_view pattern)
+{
+	if (pattern.empty() || pattern[0] != '/' || path.empty() || path[0] != '/')
+		return false;
+	for (;;) {
+		while (!pattern.empty() && pattern[0] == '/')
+			pattern.remove_prefix(1);
+		while (!path.empty() && path[0] == '/')
+			path.remove_prefix(1);
+		if (pattern.empty())
+			return true;
+		if (path.empty())
+			return false;
+		size_t ps = pattern.find('/'), cs = path.find('/');
+		std::string pc(pattern.substr(0, ps)), cc(path.substr(0, cs));
+		if (fnmatch(pc.c_str(), cc.c_str(), 0) != 0)
+			return false;
+		pattern = ps == std::string_view::npos ? std::string_view{} : pattern.substr(ps);
+		path = cs == std::string_view::npos ? std::string_view{} : path.substr(cs);
+	}
+}
+
+namespace {
+
+bool vm_anchor_cgroup(const ProcessInfo &p, const ClassifyPolicy &pol)
+{
+	for (const auto &g : pol.vm_cgroups)
+		if (cgroup_glob_under(p.cgroup, g))
+			return true;
+	return false;
+}
+
+bool vm_anchor_uid(const ProcessInfo &p, const ClassifyPolicy &pol)
+{
+	return std::find(pol.vm_uids.begin(), pol.vm_uids.end(), p.uid) != pol.vm_uids.end();
+}
+
+} // namespace
+
 std::string_view qemu_match(const ProcessInfo &p, const ClassifyPolicy &pol)
 {
-	if (p.kthread)
+	// Only the binary that runs counts, by its own path: comm is set
+	// with prctl(PR_SET_NAME), argv[0] with exec -a, a copy of QEMU
+	// anywhere else is the user's file.  So: a root-owned QEMU binary,
+	// in a VM cgroup or run by a VM owner uid.
+	if (p.kthread || p.exe.empty() || !is_qemu_name(basename_of(p.exe), pol) || !p.exe_root_owned())
 		return {};
-	// comm is cut to 15 characters ("qemu-system-x86"), so it is checked
-	// by prefix; exe and argv[0] give the full name.
-	if (is_qemu_name(p.comm, pol))
-		return "comm";
-	if (!p.exe.empty() && is_qemu_name(basename_of(p.exe), pol))
-		return "exe";
-	if (!p.argv0.empty() && is_qemu_name(basename_of(p.argv0), pol))
-		return "cmdline";
+	if (vm_anchor_cgroup(p, pol))
+		return "exe+cgroup";
+	if (vm_anchor_uid(p, pol))
+		return "exe+uid";
 	return {};
+}
+
+std::string qemu_untrusted_why(const ProcessInfo &p, const ClassifyPolicy &pol)
+{
+	if (p.kthread || !pol.detect_vms || !qemu_match(p, pol).empty())
+		return {};
+	const bool by_exe = !p.exe.empty() && is_qemu_name(basename_of(p.exe), pol);
+	const bool by_name = is_qemu_name(p.comm, pol) || (!p.argv0.empty() && is_qemu_name(basename_of(p.argv0), pol));
+	if (!by_exe && !by_name)
+		return {};
+	if (!by_exe)
+		return "named like QEMU (comm or argv[0]) but its executable " + offl::quoted(p.exe) +
+		       " is not a QEMU binary: not a VM";
+	if (!p.exe_root_owned())
+		return "executable " + offl::quoted(p.exe) + " is not a root-owned binary: not a VM";
+	return "QEMU outside the VM cgroups (vm_cgroups) and not run by a VM owner (vm_users): not a VM";
+}
+
+bool is_openvswitch(const ProcessInfo &p)
+{
+	if (p.kthread || p.exe.empty() || !is_ovs_name(basename_of(p.exe)) || !p.exe_root_owned())
+		return false;
+	return p.uid == 0 || cgroup_under(p.cgroup, "/system.slice");
 }
 
 bool rule_matches_process(const Rule &r, const ProcessInfo &p)
@@ -189,7 +258,7 @@ bool rule_matches_process(const Rule &r, const ProcessInfo &p)
 		return false;
 	if (r.comm && !r.comm->match(p.comm))
 		return false;
-	if (r.exe && !r.exe->match(p.exe))
+	if (r.exe && (!r.exe->match(p.exe) || ((r.grants || class_grants(r.cls)) && !p.exe_root_owned())))
 		return false;
 	if (r.cmdline && !r.cmdline->match(p.cmdline))
 		return false;
@@ -219,8 +288,7 @@ std::optional<Verdict> builtin_verdict(const TaskInfo &t, const ProcessInfo &p, 
 		return Verdict{Class::Exempt, Reason::Exiting};
 	if (!pol.classify_realtime && is_realtime_policy(t.policy))
 		return Verdict{Class::Exempt, Reason::Realtime};
-	if (pol.exempt_openvswitch &&
-	    (is_ovs_name(p.comm) || (!p.exe.empty() && is_ovs_name(basename_of(p.exe)))))
+	if (pol.exempt_openvswitch && is_openvswitch(p))
 		return Verdict{Class::Exempt, Reason::OpenVswitch};
 	if (is_qemu) {
 		if (auto idx = parse_vcpu_thread_name(t.comm); idx && t.tid != t.tgid)
@@ -312,9 +380,13 @@ std::string describe(const Verdict &v, const TaskInfo &t, const ProcessInfo &p, 
 		std::string s = "rule " + offl::quoted(r.name);
 		if (!r.file.empty())
 			s += " (" + r.file + ":" + std::to_string(r.line) + ")";
+		if (auto w = qemu_untrusted_why(p, pol); !w.empty())
+			s += "; " + w;
 		return s;
 	}
 	case Reason::Default:
+		if (auto w = qemu_untrusted_why(p, pol); !w.empty())
+			return "no rule matched: default class; " + w;
 		return "no rule matched: default class";
 	}
 	return "?";

@@ -21,11 +21,15 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <regex>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <unordered_set>
 #include <vector>
+
+namespace re2 {
+class RE2;
+}
 
 namespace offl {
 
@@ -37,23 +41,29 @@ inline constexpr std::array<Class, kNumClasses> kAllClasses = {
 const char *class_name(Class c);
 std::optional<Class> class_from_name(std::string_view s);
 
+// A bad pattern (Matcher's constructor).
+class PatternError : public std::invalid_argument {
+public:
+	using std::invalid_argument::invalid_argument;
+};
+
 // A regular expression matched against the whole string (implicitly
 // anchored, like a shell pattern: "sshd" does not match "sshd-session").
-// What nearly every real rule looks like is matched without std::regex:
+// Regexes are RE2 (linear time in the input, no backtracking: a command
+// line a user crafted cannot stall the agent, whatever the pattern), bytes
+// (Latin-1) rather than UTF-8, '.' not matching a newline.  What nearly
+// every real rule looks like is matched without a regex engine at all:
 // a literal or an alternation of literals ("sshd|libvirtd|kubelet") with a
 // hash set, and "LIT.*", ".*LIT" and ".*LIT.*" with a prefix, suffix or
 // substring test.
 class Matcher {
 public:
-	// Throws std::regex_error on a bad pattern.
+	// Throws PatternError on a bad pattern (or one RE2 does not support:
+	// backreferences, lookaround).
 	explicit Matcher(std::string pattern);
 
 	bool match(std::string_view s) const;
 	const std::string &pattern() const { return pattern_; }
-
-	// Inputs longer than this are truncated before regex matching: the
-	// libstdc++ matcher recurses per character.
-	static constexpr size_t kMaxInput = 4096;
 
 private:
 	enum class Kind : uint8_t { Literals, Prefix, Suffix, Contains, Regex };
@@ -61,7 +71,7 @@ private:
 	Kind kind_ = Kind::Literals;
 	std::unordered_set<std::string> literals_; // Literals
 	std::string lit_;                          // Prefix/Suffix/Contains
-	std::shared_ptr<std::regex> regex_;
+	std::shared_ptr<const re2::RE2> regex_;
 };
 
 struct Rule {
@@ -75,9 +85,30 @@ struct Rule {
 	std::vector<uid_t> uids;        // any of (effective uid)
 	std::string file;               // where it was defined
 	int line = 0;
+	// Does the rule grant something (online, critical, exempt, a VM's
+	// class)?  Set by the config loader from the class and its policy;
+	// class_grants(cls) counts too.  A granting rule's `exe` matches only
+	// a root-owned binary (ProcessInfo::exe_root_owned).
+	bool grants = false;
 
 	bool has_process_part() const { return comm || exe || cmdline || cgroup || !uids.empty(); }
+	// Anchored to something a user cannot forge: a cgroup (users cannot
+	// enter root's cgroups) or a uid.  exe alone is not: any user can run
+	// a root-owned binary as themselves (with LD_PRELOAD, under ptrace);
+	// exe + uid is, since a user cannot run a binary as another uid (a
+	// set-uid binary runs as a secure exec: LD_PRELOAD ignored, no ptrace).
+	bool anchored() const { return cgroup.has_value() || !uids.empty(); }
 };
+
+// Classes whose tasks get something an unprivileged task cannot take by
+// itself: online (out of SCHED_OFFLINE), confined to reserved CPUs,
+// untouched.
+bool class_grants(Class c);
+
+// Glob over cgroup path components ('*' and '?' within a component), as a
+// prefix: "/machine.slice/machine-qemu*" matches that scope and every
+// cgroup below it.
+bool cgroup_glob_under(std::string_view path, std::string_view pattern);
 
 struct ClassifyPolicy {
 	std::vector<Rule> rules;
@@ -86,6 +117,11 @@ struct ClassifyPolicy {
 	bool exempt_openvswitch = true;
 	bool detect_vms = true;
 	std::vector<std::string> extra_vm_names; // more QEMU binary basenames
+	// What makes a QEMU process a VM (on top of a root-owned QEMU binary,
+	// by the exe's name; comm and argv[0] never count): its cgroup under
+	// one of vm_cgroups, or its uid one of vm_uids.
+	std::vector<std::string> vm_cgroups = {"/machine.slice/machine-qemu*", "/kubepods*"};
+	std::vector<uid_t> vm_uids; // config: vm_users (default libvirt-qemu, qemu)
 	pid_t self_tgid = 0;                     // the agent (never touched)
 };
 
@@ -113,8 +149,15 @@ struct Verdict {
 	bool operator==(const Verdict &) const = default;
 };
 
-// How the process was recognised as QEMU ("" when it is not QEMU).
+// How the process was recognised as a VM ("" when it is not one):
+// "exe+cgroup" or "exe+uid".
 std::string_view qemu_match(const ProcessInfo &p, const ClassifyPolicy &pol);
+// Does the process call itself QEMU (comm, exe or argv[0]) without being
+// a VM by qemu_match?  For explain: why it was not taken for one.
+std::string qemu_untrusted_why(const ProcessInfo &p, const ClassifyPolicy &pol);
+// Open vSwitch as it is installed: a root-owned ovs-vswitchd/ovsdb-server
+// binary run by root or from a system service.
+bool is_openvswitch(const ProcessInfo &p);
 bool cgroup_under(std::string_view path, std::string_view prefix);
 
 // Does the process-level part of the rule match (everything but `thread`)?

@@ -121,11 +121,19 @@ struct AgentArgs {
 int cmd_agent(const Globals &g, const AgentArgs &a, Logger &log)
 {
 	Config cfg = load_effective_config(g);
+	const auto warnings = config_warnings(cfg);
 	if (a.check_config) {
+		for (const std::string &w : warnings)
+			std::cerr << "warning: " << w << "\n";
 		std::cout << (cfg.path.empty() ? std::string("built-in defaults") : cfg.path) << ": OK, "
-			  << cfg.classify.rules.size() << " rule(s)\n";
+			  << cfg.classify.rules.size() << " rule(s)";
+		if (!warnings.empty())
+			std::cout << ", " << warnings.size() << " warning(s)";
+		std::cout << "\n";
 		return kExitOk;
 	}
+	for (const std::string &w : warnings)
+		log.warn(w);
 	if (cfg.path.empty())
 		log.info("no ", kDefaultConfig, ": built-in defaults (batch offline; host tasks left as they are)");
 	if (!a.dry_run)

@@ -32,9 +32,41 @@ ConfigError::ConfigError(std::string file, int line, const std::string &msg)
 {
 }
 
+std::vector<uid_t> default_vm_uids(const std::string &passwd_path)
+{
+	std::vector<uid_t> out;
+	for (const char *n : {"libvirt-qemu", "qemu"})
+		if (auto u = lookup_user(n, passwd_path); u && *u != 0)
+			out.push_back(*u);
+	return out;
+}
+
+void mark_grants(Config &c)
+{
+	for (Rule &r : c.classify.rules)
+		r.grants = class_grants(r.cls) || c.settings(r.cls).action == Action::Online;
+}
+
+std::vector<std::string> config_warnings(const Config &c)
+{
+	std::vector<std::string> out;
+	for (const Rule &r : c.classify.rules) {
+		if (!(r.grants || class_grants(r.cls)) || r.anchored())
+			continue;
+		std::string where = r.file.empty() ? std::string("built-in") : r.file + ":" + std::to_string(r.line);
+		out.push_back(where + ": rule " + quoted(r.name) + " grants class " + class_name(r.cls) +
+			      " by names any user can give a process (" +
+			      (r.exe ? "exe alone: any user can run a root-owned binary as themselves"
+				     : "comm/thread/cmdline") +
+			      "): anchor it with uid/user or cgroup");
+	}
+	return out;
+}
+
 Config default_config()
 {
 	Config c;
+	c.classify.vm_uids = default_vm_uids("/etc/passwd");
 	c.settings(Class::Vcpu).action = Action::Online;
 	c.settings(Class::VmService).action = Action::Online;
 	c.settings(Class::Critical).action = Action::Online;
@@ -180,6 +212,7 @@ public:
 		}
 		Config c = default_config();
 		c.path = path_;
+		c.classify.vm_uids = default_vm_uids(opt_.passwd_path);
 		for (auto &&[k, v] : root) {
 			std::string_view key = k.str();
 			if (key == "agent")
@@ -199,6 +232,7 @@ public:
 						"' (expected [agent], [classify], [classes.NAME], [[rule]], [placement] "
 						"or [host_cgroup])");
 		}
+		mark_grants(c);
 		return c;
 	}
 
@@ -462,10 +496,41 @@ private:
 				c.classify.detect_vms = boolean(v, k);
 			} else if (key == "vm_names") {
 				c.classify.extra_vm_names = string_list(v, k);
+				for (const std::string &n : c.classify.extra_vm_names)
+					if (n.empty() || n.find('/') != std::string::npos)
+						fail(v, "vm_names are binary file names such as \"qemu-kvm\"");
+			} else if (key == "vm_cgroups") {
+				c.classify.vm_cgroups = string_list(v, k);
+				for (const std::string &g : c.classify.vm_cgroups)
+					if (g.size() < 2 || g[0] != '/' || g.find("..") != std::string::npos)
+						fail(v, "vm_cgroups must be cgroup paths (globs per component) such as "
+							"\"/machine.slice/machine-qemu*\"");
+			} else if (key == "vm_users") {
+				c.classify.vm_uids.clear();
+				auto one = [&](const toml::node &e) {
+					if (auto u = e.value_exact<int64_t>()) {
+						if (*u < 0 || *u > 0xfffffffeLL)
+							fail(e, "vm_users: a uid must be a non-negative integer");
+						c.classify.vm_uids.push_back(static_cast<uid_t>(*u));
+					} else if (auto n = e.value_exact<std::string>()) {
+						auto uid = lookup_user(*n, opt_.passwd_path);
+						if (!uid)
+							fail(e, "unknown user '" + *n + "' (not in " + opt_.passwd_path + ")");
+						c.classify.vm_uids.push_back(*uid);
+					} else {
+						fail(e, "vm_users must be user names or uids");
+					}
+				};
+				if (const toml::array *a = v.as_array()) {
+					for (const toml::node &e : *a)
+						one(e);
+				} else {
+					one(v);
+				}
 			} else {
 				fail(k, "unknown key '" + std::string(key) +
 						"' in [classify] (default_class, realtime, exempt_openvswitch, "
-						"detect_vms, vm_names)");
+						"detect_vms, vm_names, vm_cgroups, vm_users)");
 			}
 		}
 	}
@@ -532,7 +597,7 @@ private:
 		std::string pat = string(v, k);
 		try {
 			return Matcher(pat);
-		} catch (const std::regex_error &e) {
+		} catch (const PatternError &e) {
 			fail(v, "bad regular expression for '" + std::string(k.str()) + "': " + pat + " (" +
 					e.what() + ")");
 		}

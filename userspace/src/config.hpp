@@ -102,6 +102,15 @@ Config default_config();
 Config parse_config(std::string_view text, const std::string &path, const ConfigParseOptions &opt = {});
 Config load_config(const std::string &path, const ConfigParseOptions &opt = {});
 
+// Rules that grant online/critical/exempt on names alone (comm, thread,
+// cmdline, exe without uid): any user can satisfy them by naming a
+// process.  One line each, "file:line: rule ... ".
+std::vector<std::string> config_warnings(const Config &c);
+// Rule::grants from each rule's class and that class's policy.
+void mark_grants(Config &c);
+// uids of libvirt-qemu and qemu in passwd_path (those that exist).
+std::vector<uid_t> default_vm_uids(const std::string &passwd_path);
+
 // uid of a user name from a passwd-format file (no NSS: works in a static
 // binary).
 std::optional<uid_t> lookup_user(std::string_view name, const std::string &passwd_path);

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -422,6 +423,12 @@ template <typename F> void for_each_numeric_entry(int dirfd_owned, F &&f)
 ProcFs::ProcFs(std::string root) : root_(std::move(root))
 {
 	rootfd_ = open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (root_ != "/proc") {
+		std::string r = root_;
+		while (r.size() > 1 && r.back() == '/')
+			r.pop_back();
+		fake_fs_prefix_ = r + "/.fs";
+	}
 }
 
 ProcFs::~ProcFs()
@@ -521,6 +528,16 @@ bool ProcFs::read_process(int pdir, pid_t tgid, const ScanOptions &opt, Snapshot
 				p.exe_deleted = true;
 			}
 			p.exe.assign(e);
+			// A fake tree (tests) points exe at files of its own
+			// under ROOT/.fs: show the path they stand for.
+			if (fake_fs_prefix_.size() && p.exe.compare(0, fake_fs_prefix_.size(), fake_fs_prefix_) == 0)
+				p.exe.erase(0, fake_fs_prefix_.size());
+			struct stat st;
+			if (fstatat(pdir, "exe", &st, 0) == 0) {
+				p.exe_uid = st.st_uid;
+				p.exe_gid = st.st_gid;
+				p.exe_mode = st.st_mode & 07777;
+			}
 		}
 	}
 	// Kernel threads live in the root cgroup and are exempt whatever it

@@ -100,6 +100,20 @@ struct ProcessInfo {
 	uint64_t start_time = 0;
 	bool kthread = false;
 	bool exe_deleted = false;
+	// The executable file itself (stat through /proc/<pid>/exe, so a
+	// deleted or replaced binary is the inode that runs): owner, group,
+	// mode.  exe_uid == -1 when it could not be read.
+	uid_t exe_uid = static_cast<uid_t>(-1);
+	gid_t exe_gid = static_cast<gid_t>(-1);
+	unsigned exe_mode = 0;
+
+	// A binary only root can have written: owned by root, writable by
+	// neither others nor a group other than root.  What a user cannot
+	// forge by copying a binary to their home or naming a process.
+	bool exe_root_owned() const
+	{
+		return exe_uid == 0 && (exe_mode & 0002) == 0 && ((exe_mode & 0020) == 0 || exe_gid == 0);
+	}
 };
 
 struct TaskInfo {
@@ -176,6 +190,7 @@ private:
 	bool read_process(int pdir, pid_t tgid, const ScanOptions &opt, Snapshot &snap) const;
 
 	std::string root_;
+	std::string fake_fs_prefix_; // ROOT/.fs for a tree other than /proc
 	int rootfd_ = -1;
 };
 

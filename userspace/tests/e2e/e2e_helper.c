@@ -9,6 +9,14 @@
  *       one-to-one binding would); plus an "IO mon_iothread" thread
  *   --mode hog [--threads N] [--cpu C]   busy loop (batch work), on CPU C
  *   --mode daemon                  1 ms of work every 20 ms (host daemon)
+ *   --mode forkstorm --count N     fork N children that exit at once, then exit
+ *   --comm NAME                    set the process name (prctl) first
+ *   --qmp-listen PATH              (vm) a unix socket that never answers;
+ *                                  each connection appends a line to PATH.log
+ *   --anon                         (vm) vCPU threads keep the process name
+ *   --exec-as UID ARGV0 PATH ARGS...  (first argument only) drop to UID
+ *       (group too, no supplementary groups) and exec PATH with argv[0]
+ *       ARGV0: an unprivileged user's `exec -a` for busybox sh
  *
  * Without --mode the role comes from the program name ("qemu" -> vm,
  * "hog" -> hog, anything else -> daemon).  Every role exits after
@@ -21,12 +29,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 static long busy_ms = 5, sleep_ms = 5;
-static int pin_vcpus;
+static int pin_vcpus, anon_vcpus;
+static const char *qmp_listen;
 
 static void pin_to(long cpu)
 {
@@ -71,7 +84,8 @@ static void *vcpu_thread(void *arg)
 	char name[16];
 
 	snprintf(name, sizeof(name), "CPU %ld/KVM", (long)arg);
-	prctl(PR_SET_NAME, name, 0, 0, 0);
+	if (!anon_vcpus)
+		prctl(PR_SET_NAME, name, 0, 0, 0);
 	if (pin_vcpus)
 		pin_to((long)arg);
 	for (;;) {
@@ -87,6 +101,37 @@ static void *io_thread(void *arg)
 	prctl(PR_SET_NAME, "IO mon_iothread", 0, 0, 0);
 	for (;;)
 		sleep_for_ms(100);
+	return NULL;
+}
+
+/* Accepts, logs, never says a word (a QMP monitor that hangs). */
+static void *qmp_thread(void *arg)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	char logpath[4200];
+
+	(void)arg;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", qmp_listen);
+	snprintf(logpath, sizeof(logpath), "%s.log", qmp_listen);
+	unlink(qmp_listen);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 64)) {
+		perror("--qmp-listen");
+		return NULL;
+	}
+	for (;;) {
+		int c = accept(fd, NULL, NULL);
+		FILE *f;
+
+		if (c < 0)
+			continue;
+		f = fopen(logpath, "a");
+		if (f) {
+			fprintf(f, "connection\n");
+			fclose(f);
+		}
+		/* kept open, never answered */
+	}
 	return NULL;
 }
 
@@ -113,7 +158,24 @@ int main(int argc, char **argv)
 	long smp = 4, threads = 1, timeout = 600, cpu = -1;
 	pthread_t t;
 
+	const char *comm = NULL;
+	long count = 1000;
+
 	base = base ? base + 1 : argv[0];
+	if (argc >= 5 && !strcmp(argv[1], "--exec-as")) {
+		uid_t uid = (uid_t)strtoul(argv[2], NULL, 10);
+
+		if (setgroups(0, NULL) || setgid(uid) || setuid(uid)) {
+			perror("--exec-as");
+			return 1;
+		}
+		const char *path = argv[4];
+
+		argv[4] = argv[3]; /* argv[0] of the new program */
+		execv(path, argv + 4);
+		perror("execv");
+		return 127;
+	}
 	for (int i = 1; i < argc; i++) {
 		const char *next = i + 1 < argc ? argv[i + 1] : NULL;
 
@@ -125,6 +187,14 @@ int main(int argc, char **argv)
 			threads = strtol(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--cpu") && next)
 			cpu = strtol(argv[++i], NULL, 10);
+		else if (!strcmp(argv[i], "--comm") && next)
+			comm = argv[++i];
+		else if (!strcmp(argv[i], "--qmp-listen") && next)
+			qmp_listen = argv[++i];
+		else if (!strcmp(argv[i], "--count") && next)
+			count = strtol(argv[++i], NULL, 10);
+		else if (!strcmp(argv[i], "--anon"))
+			anon_vcpus = 1;
 		else if (!strcmp(argv[i], "--pin"))
 			pin_vcpus = 1;
 		else if (!strcmp(argv[i], "--timeout") && next)
@@ -143,11 +213,15 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	if (comm)
+		prctl(PR_SET_NAME, comm, 0, 0, 0);
 	prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
 	signal(SIGALRM, on_alarm);
 	alarm((unsigned)timeout);
 
 	if (!strcmp(mode, "vm")) {
+		if (qmp_listen && pthread_create(&t, NULL, qmp_thread, NULL))
+			return 1;
 		for (long i = 0; i < smp; i++)
 			if (pthread_create(&t, NULL, vcpu_thread, (void *)i))
 				return 1;
@@ -162,6 +236,20 @@ int main(int argc, char **argv)
 			if (pthread_create(&t, NULL, hog_thread, NULL))
 				return 1;
 		hog_thread(NULL);
+	} else if (!strcmp(mode, "forkstorm")) {
+		for (long i = 0; i < count; i++) {
+			pid_t c = fork();
+
+			if (c == 0)
+				_exit(0);
+			if (c < 0)
+				sleep_for_ms(1);
+			while (waitpid(-1, NULL, WNOHANG) > 0)
+				;
+		}
+		while (wait(NULL) > 0)
+			;
+		return 0;
 	} else if (!strcmp(mode, "daemon")) {
 		for (;;) {
 			spin_ms(1);

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <random>
 #include <stdexcept>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -119,7 +120,18 @@ void FakeProcTree::add(const FakeProcess &p)
 		fs::path link = fs::path(root_) / base / "exe";
 		std::error_code ec;
 		fs::remove(link, ec);
-		fs::create_symlink(p.exe + (p.exe_deleted ? " (deleted)" : ""), link);
+		// A real file under ROOT/.fs stands for the binary (ProcFs
+		// shows the path without that prefix), with the owner and
+		// mode the test asks for: what the trust checks stat.
+		const std::string shown = p.exe + (p.exe_deleted ? " (deleted)" : "");
+		fs::path file = fs::path(root_ + "/.fs" + shown);
+		fs::create_directories(file.parent_path(), ec);
+		if (!fs::exists(file, ec))
+			std::ofstream(file, std::ios::binary) << "#!fake\n";
+		if (chown(file.c_str(), p.exe_uid, p.exe_gid) != 0 && p.exe_uid != geteuid())
+			fprintf(stderr, "fake_proc: chown %s: %s\n", file.c_str(), strerror(errno));
+		chmod(file.c_str(), p.exe_mode);
+		fs::create_symlink(file, link);
 	}
 	auto add_task = [&](const FakeTask &t) {
 		const std::string td = base + "/task/" + std::to_string(t.tid);

@@ -31,6 +31,11 @@ struct FakeProcess {
 	FakeTask leader;            // leader.tid is the pid
 	std::string exe;            // "" = no exe link (kernel thread)
 	bool exe_deleted = false;
+	// The binary's owner and mode (a real file under ROOT/.fs): by
+	// default root's, not writable by others, as an installed binary.
+	uid_t exe_uid = 0;
+	gid_t exe_gid = 0;
+	unsigned exe_mode = 0755;
 	std::vector<std::string> argv;
 	std::string cgroup = "0::/"; // raw /proc/<pid>/cgroup contents
 	std::vector<FakeTask> threads;
@@ -83,6 +88,10 @@ inline FakeProcess make_process(pid_t pid, const std::string &comm,
 	p.leader.start_time = 1000 + static_cast<uint64_t>(pid);
 	p.exe = dir + comm;
 	p.argv = {p.exe};
+	// QEMU runs where a VM runs (classify.hpp: a VM is a root-owned QEMU
+	// binary in a VM cgroup or of a VM owner uid): a libvirt scope.
+	if (comm.rfind("qemu-", 0) == 0)
+		p.cgroup = "0::/machine.slice/machine-qemu\\x2d" + std::to_string(pid) + "\\x2dvm.scope/libvirt/emulator\n";
 	for (size_t i = 0; i < threads.size(); i++) {
 		FakeTask t = p.leader;
 		t.tid = threads[i];

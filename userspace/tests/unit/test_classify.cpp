@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <regex>
+
 using namespace offl;
 
 namespace {
@@ -24,6 +27,9 @@ T task(pid_t tgid, pid_t tid, const std::string &comm, const std::string &thread
 	x.p.cmdline = x.p.exe + " --serve";
 	x.p.cgroup = "/system.slice/" + comm + ".service";
 	x.p.uid = 0;
+	x.p.exe_uid = 0; // an installed binary: root's, 0755
+	x.p.exe_gid = 0;
+	x.p.exe_mode = 0755;
 	x.t.tid = tid;
 	x.t.tgid = tgid;
 	x.t.comm = thread_comm.empty() ? comm : thread_comm;
@@ -70,10 +76,27 @@ TEST(Matcher, RegexIsAnchored)
 	Matcher n("(a|b)+");
 	EXPECT_TRUE(n.match("abba"));
 	EXPECT_FALSE(n.match("abc"));
-	EXPECT_THROW(Matcher("(unclosed"), std::regex_error);
-	// Long inputs are truncated, not a stack overflow.
+	EXPECT_THROW(Matcher("(unclosed"), PatternError);
+	EXPECT_THROW(Matcher("(a)\\1"), PatternError); // backreference: not RE2
 	Matcher any(".*x");
 	EXPECT_FALSE(any.match(std::string(100000, 'a')));
+}
+
+// Issue 13 item 3: a rule with nested quantifiers against a 4 KiB command
+// line a user crafted.  std::regex (backtracking) takes exponential time on
+// this; RE2 is linear.  The bound is generous: a 2-core build box, loaded.
+TEST(Matcher, NestedQuantifiersStayLinear)
+{
+	const std::vector<std::string> patterns = {"(a+)+b", "(a|aa)*c", "(.*a){12}x", "(a*)*b.*"};
+	const std::string input(4096, 'a');
+	for (const auto &pat : patterns) {
+		Matcher m(pat);
+		auto t0 = std::chrono::steady_clock::now();
+		EXPECT_FALSE(m.match(input)) << pat;
+		auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+				  .count();
+		EXPECT_LT(ms, 200) << pat;
+	}
 }
 
 TEST(Matcher, FastPathsAgreeWithStdRegex)
@@ -165,42 +188,157 @@ TEST(Classify, OpenVswitchExemptByDefault)
 	EXPECT_EQ(classify(ovs.t, ovs.p, pol).cls, Class::Batch);
 }
 
-TEST(Classify, QemuByCommExeAndCmdline)
+TEST(Classify, QemuOnlyByRootOwnedExeInVmCgroupOrOfVmUser)
 {
 	ClassifyPolicy pol = catch_all(Class::Batch);
-	// comm is cut to 15 characters.
-	T a = task(800, 801, "qemu-system-x86", "CPU 0/KVM");
-	a.p.exe = "";
-	a.p.argv0 = "";
-	EXPECT_EQ(qemu_match(a.p, pol), "comm");
+	pol.vm_uids = {64055};
+	auto vm = [](pid_t tgid, pid_t tid, const std::string &exe, const std::string &thread) {
+		T x = task(tgid, tid, "qemu-system-x86", thread);
+		x.p.exe = exe;
+		x.p.argv0 = exe;
+		x.p.cgroup = "/machine.slice/machine-qemu\\x2d1\\x2dvm.scope/libvirt/emulator";
+		return x;
+	};
+	T a = vm(800, 801, "/usr/bin/qemu-system-x86_64", "CPU 0/KVM");
+	EXPECT_EQ(qemu_match(a.p, pol), "exe+cgroup");
 	EXPECT_EQ(classify(a.t, a.p, pol), (Verdict{Class::Vcpu, Reason::VmVcpu, -1, 0}));
 
-	T b = task(810, 815, "renamed-main", "CPU 7/TCG");
-	b.p.exe = "/usr/bin/qemu-system-aarch64";
-	EXPECT_EQ(qemu_match(b.p, pol), "exe");
+	// libvirt-qemu's VM outside machine.slice: by uid.
+	T b = vm(810, 815, "/usr/bin/qemu-system-aarch64", "CPU 7/TCG");
+	b.p.cgroup = "/system.slice/whatever.service";
+	b.p.uid = 64055;
+	EXPECT_EQ(qemu_match(b.p, pol), "exe+uid");
 	EXPECT_EQ(classify(b.t, b.p, pol).vcpu, 7);
 
-	T c = task(820, 821, "qemu", "IO mon_iothread");
-	c.p.exe = "/tmp/x (deleted-ish)";
-	c.p.argv0 = "/usr/libexec/qemu-kvm";
-	EXPECT_EQ(qemu_match(c.p, pol), "cmdline");
-	EXPECT_EQ(classify(c.t, c.p, pol), (Verdict{Class::VmService, Reason::VmService}));
+	// KubeVirt: a pod cgroup.
+	T k = vm(820, 821, "/usr/libexec/qemu-kvm", "IO mon_iothread");
+	k.p.cgroup = "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-podX.slice/cri-containerd-Y.scope";
+	k.p.uid = 107;
+	EXPECT_EQ(qemu_match(k.p, pol), "exe+cgroup");
+	EXPECT_EQ(classify(k.t, k.p, pol), (Verdict{Class::VmService, Reason::VmService}));
 
 	// The main thread and vhost workers are vm-service.
-	T main_thread = task(800, 800, "qemu-system-x86");
+	T main_thread = vm(800, 800, "/usr/bin/qemu-system-x86_64", "qemu-system-x86");
 	EXPECT_EQ(classify(main_thread.t, main_thread.p, pol).cls, Class::VmService);
-	T vhost = task(800, 830, "qemu-system-x86", "vhost-800");
+	T vhost = vm(800, 830, "/usr/bin/qemu-system-x86_64", "vhost-800");
 	EXPECT_EQ(classify(vhost.t, vhost.p, pol).cls, Class::VmService);
 
 	// Not QEMU: a thread called "CPU 0/KVM" elsewhere is just a task.
 	T fake = task(900, 901, "myapp", "CPU 0/KVM");
 	EXPECT_EQ(classify(fake.t, fake.p, pol).cls, Class::Batch);
-	T kvmtool = task(910, 910, "kvm");
+	T kvmtool = vm(910, 910, "/usr/bin/kvm", "kvm");
 	EXPECT_EQ(classify(kvmtool.t, kvmtool.p, pol).cls, Class::Batch);
 	pol.extra_vm_names = {"kvm"};
 	EXPECT_EQ(classify(kvmtool.t, kvmtool.p, pol).cls, Class::VmService);
 	pol.detect_vms = false;
 	EXPECT_EQ(classify(a.t, a.p, pol).cls, Class::Batch);
+}
+
+// Issue 13 item 1: what a user can forge never makes a VM.
+TEST(Classify, ForgedQemuIsNotAVm)
+{
+	ClassifyPolicy pol = catch_all(Class::Host);
+	pol.vm_uids = {64055};
+	auto user = [](const std::string &comm, const std::string &exe, const std::string &argv0) {
+		T x = task(1200, 1201, comm, "CPU 0/KVM");
+		x.p.exe = exe;
+		x.p.argv0 = argv0;
+		x.p.uid = 1000;
+		x.t.uid = 1000;
+		x.p.cgroup = "/user.slice/user-1000.slice/session-3.scope";
+		return x;
+	};
+	// prctl(PR_SET_NAME, "qemu-system-x86"): comm only.
+	T by_comm = user("qemu-system-x86", "/usr/bin/python3", "python3");
+	// exec -a qemu-system-x86_64 job
+	T by_argv0 = user("job", "/home/u/job", "qemu-system-x86_64");
+	by_argv0.p.exe_uid = 1000;
+	// a copy of the real binary in the user's home
+	T by_copy = user("qemu-system-x86", "/home/u/qemu-system-x86_64", "/home/u/qemu-system-x86_64");
+	by_copy.p.exe_uid = 1000;
+	// the real, root-owned binary run by the user in their session
+	T real_bin = user("qemu-system-x86", "/usr/bin/qemu-system-x86_64", "qemu-system-x86_64");
+	// a root-owned binary anyone may write
+	T writable = user("qemu-system-x86", "/opt/qemu-system-x86_64", "qemu-system-x86_64");
+	writable.p.cgroup = "/machine.slice/machine-qemu\\x2d2\\x2dvm.scope";
+	writable.p.exe_mode = 0777;
+	for (const T *x : {&by_comm, &by_argv0, &by_copy, &real_bin, &writable}) {
+		EXPECT_EQ(qemu_match(x->p, pol), "") << x->p.exe;
+		Verdict v = classify(x->t, x->p, pol);
+		EXPECT_EQ(v.cls, Class::Host) << x->p.exe;
+		EXPECT_NE(describe(v, x->t, x->p, pol).find("not a VM"), std::string::npos)
+			<< describe(v, x->t, x->p, pol);
+	}
+	// A user's process in a "machine-qemu" cgroup of its own making is
+	// impossible (root's cgroups), but a lookalike name elsewhere is not:
+	T lookalike = user("qemu-system-x86", "/usr/bin/qemu-system-x86_64", "qemu-system-x86_64");
+	lookalike.p.cgroup = "/user.slice/user-1000.slice/machine-qemu-x.scope";
+	EXPECT_EQ(qemu_match(lookalike.p, pol), "");
+}
+
+TEST(Classify, ForgedOpenVswitchAndCriticalAreNotGranted)
+{
+	ClassifyPolicy pol = catch_all(Class::Host);
+	// A user process named ovs-vswitchd (comm, or a copy of the binary).
+	T ovs = task(1300, 1300, "ovs-vswitchd");
+	ovs.p.exe = "/home/u/ovs-vswitchd";
+	ovs.p.exe_uid = 1000;
+	ovs.p.uid = 1000;
+	ovs.p.cgroup = "/user.slice/user-1000.slice/session-3.scope";
+	EXPECT_EQ(classify(ovs.t, ovs.p, pol).cls, Class::Host);
+	// The real binary run by a user outside system.slice.
+	ovs.p.exe = "/usr/sbin/ovs-vswitchd";
+	ovs.p.exe_uid = 0;
+	EXPECT_EQ(classify(ovs.t, ovs.p, pol).cls, Class::Host);
+	// Run by root: exempt.
+	ovs.p.uid = 0;
+	EXPECT_EQ(classify(ovs.t, ovs.p, pol).reason, Reason::OpenVswitch);
+
+	// The shipped critical rule: exe + uid 0.  A user's sshd (comm, a
+	// copy, or the real binary run as the user) is not critical.
+	Config cfg = load_config(std::string(OFFLINECTL_EXAMPLES_DIR) + "/offlinectl.toml");
+	EXPECT_TRUE(config_warnings(cfg).empty()) << config_warnings(cfg).front();
+	T sshd = task(1400, 1400, "sshd");
+	sshd.p.exe = "/home/u/sshd";
+	sshd.p.exe_uid = 1000;
+	sshd.p.uid = 1000;
+	sshd.p.cgroup = "/user.slice/user-1000.slice/session-3.scope";
+	EXPECT_EQ(classify(sshd.t, sshd.p, cfg.classify).cls, Class::Host);
+	sshd.p.exe = "/usr/sbin/sshd";
+	sshd.p.exe_uid = 0;
+	EXPECT_EQ(classify(sshd.t, sshd.p, cfg.classify).cls, Class::Host);
+	sshd.p.uid = 0;
+	EXPECT_EQ(classify(sshd.t, sshd.p, cfg.classify).cls, Class::Critical);
+	// Root's sshd replaced by a file someone else may write: no grant.
+	sshd.p.exe_mode = 0757;
+	EXPECT_EQ(classify(sshd.t, sshd.p, cfg.classify).cls, Class::Host);
+}
+
+TEST(Config, WarnsAboutGrantsByName)
+{
+	Config c = parse_config("[[rule]]\nclass = \"critical\"\ncomm = \"sshd\"\n"
+				"[[rule]]\nclass = \"exempt\"\nexe = \"/usr/sbin/foo\"\n"
+				"[[rule]]\nclass = \"critical\"\nexe = \"/usr/sbin/foo\"\nuid = 0\n"
+				"[[rule]]\nclass = \"batch\"\ncomm = \"x\"\n"
+				"[[rule]]\nclass = \"exempt\"\ncgroup = \"/system.slice/a.service\"\n",
+				"t.toml");
+	auto w = config_warnings(c);
+	ASSERT_EQ(w.size(), 2u);
+	EXPECT_NE(w[0].find("t.toml:1"), std::string::npos) << w[0];
+	EXPECT_NE(w[1].find("t.toml:4"), std::string::npos) << w[1];
+}
+
+TEST(CgroupGlob, Components)
+{
+	EXPECT_TRUE(cgroup_glob_under("/machine.slice/machine-qemu\\x2d1\\x2dvm.scope", "/machine.slice/machine-qemu*"));
+	EXPECT_TRUE(cgroup_glob_under("/machine.slice/machine-qemu-1.scope/libvirt/vcpu0", "/machine.slice/machine-qemu*"));
+	EXPECT_FALSE(cgroup_glob_under("/machine.slice", "/machine.slice/machine-qemu*"));
+	EXPECT_FALSE(cgroup_glob_under("/user.slice/machine.slice/machine-qemu-1.scope", "/machine.slice/machine-qemu*"));
+	EXPECT_FALSE(cgroup_glob_under("/machine.slicex/machine-qemu-1.scope", "/machine.slice/machine-qemu*"));
+	EXPECT_TRUE(cgroup_glob_under("/kubepods/burstable/podX/ctr", "/kubepods*"));
+	EXPECT_TRUE(cgroup_glob_under("/kubepods.slice/a", "/kubepods*"));
+	EXPECT_FALSE(cgroup_glob_under("/", "/kubepods*"));
+	EXPECT_FALSE(cgroup_glob_under("", "/kubepods*"));
 }
 
 TEST(Classify, RuleOrderFirstMatchWins)
@@ -292,10 +430,12 @@ TEST(Classify, DescribeNamesTheRuleAndItsLine)
 	EXPECT_NE(d.find("/etc/x.toml:1"), std::string::npos) << d;
 
 	T vcpu = task(800, 801, "qemu-system-x86", "CPU 2/KVM");
+	vcpu.p.exe = "/usr/bin/qemu-system-x86_64";
+	vcpu.p.cgroup = "/machine.slice/machine-qemu-1-vm.scope";
 	v = classify(vcpu.t, vcpu.p, cfg.classify);
 	d = describe(v, vcpu.t, vcpu.p, cfg.classify);
 	EXPECT_NE(d.find("vCPU 2"), std::string::npos) << d;
-	EXPECT_NE(d.find("comm"), std::string::npos) << d;
+	EXPECT_NE(d.find("exe+cgroup"), std::string::npos) << d;
 }
 
 TEST(Classify, ClassNames)

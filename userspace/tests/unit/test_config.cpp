@@ -50,9 +50,15 @@ TEST(Config, ShippedExampleParses)
 	const Rule &crit = c.classify.rules[0];
 	EXPECT_EQ(crit.cls, Class::Critical);
 	EXPECT_GT(crit.line, 1);
-	for (const char *name : {"sshd", "systemd-journal", "libvirtd", "kubelet"})
-		EXPECT_TRUE(crit.comm->match(name)) << name;
-	EXPECT_FALSE(crit.comm->match("bash"));
+	// Anchored by exe + uid 0 (issue 13: no grant by a name alone).
+	ASSERT_TRUE(crit.exe.has_value());
+	EXPECT_FALSE(crit.comm.has_value());
+	EXPECT_EQ(crit.uids, (std::vector<uid_t>{0}));
+	for (const char *name : {"/usr/sbin/sshd", "/usr/lib/systemd/systemd-journald", "/usr/sbin/libvirtd",
+				 "/usr/bin/kubelet"})
+		EXPECT_TRUE(crit.exe->match(name)) << name;
+	EXPECT_FALSE(crit.exe->match("/usr/bin/bash"));
+	EXPECT_TRUE(config_warnings(c).empty());
 }
 
 TEST(Config, E2eConfigParses)

@@ -68,7 +68,7 @@ protected:
 		proc(300, "hog", "/batch.slice");
 		proc(400, "ovs-vswitchd", "/system.slice/ovs.service");
 		proc(500, "node-exporter", "/system.slice/ne.service");
-		FakeProcess q = make(600, "qemu-system-x86", "/machine.slice/vm.scope", {601, 602});
+		FakeProcess q = make(600, "qemu-system-x86", "/machine.slice/machine-qemu-vm.scope", {601, 602});
 		q.threads[0].comm = "CPU 0/KVM";
 		q.threads[1].comm = "IO mon_iothread";
 		add(q);
@@ -201,11 +201,15 @@ TEST_P(HostCgroupTest, MovesHostAndCriticalOnly)
 
 TEST_P(HostCgroupTest, VmOrBatchBornInTheHostCgroupIsMovedOut)
 {
+	// A VM there is one of a VM owner (it is in no VM cgroup).
+	config("[classify]\nvm_users = [64055]\n");
 	auto a = agent();
 	a->reconcile();
 	// A host daemon starts a QEMU and a batch job: they inherit its
 	// cgroup, where they would be confined to the reserved CPUs.
 	FakeProcess q = make(900, "qemu-system-x86", "/offlinectl-host", {901});
+	q.leader.uid = 64055;
+	q.threads[0].uid = 64055;
 	q.cgroup = proc_cgroup("/offlinectl-host", "/offlinectl-host");
 	q.threads[0].comm = "CPU 0/KVM";
 	add(q);

@@ -62,7 +62,9 @@ protected:
 		add(make(pid, comm, std::move(threads), std::move(names)));
 	}
 	// A fake VM: pid, vCPU tids "CPU i/KVM", one I/O thread pid+50.
-	void vm(pid_t pid, int nvcpu, const std::string &cgroup = "0::/")
+	// The default cgroup is a libvirt-like scope that all default VMs
+	// share (so none of them owns it); a VM is a QEMU in a VM cgroup.
+	void vm(pid_t pid, int nvcpu, const std::string &cgroup = "0::/machine.slice/machine-qemu-shared.scope\n")
 	{
 		std::vector<pid_t> tids;
 		std::vector<std::string> names;
@@ -271,21 +273,21 @@ TEST_F(PinningTest, PidReuseIsNeverBound)
 TEST_F(PinningTest, CpusetMemsOfTheVmsOwnCgroup)
 {
 	namespace fs = std::filesystem;
-	fs::create_directories(cg_root_ + "/machine.slice/vm100.scope");
+	fs::create_directories(cg_root_ + "/machine.slice/machine-qemu-vm100.scope");
 	std::ofstream(cg_root_ + "/cgroup.controllers") << "cpuset cpu memory\n";
-	std::ofstream(cg_root_ + "/machine.slice/vm100.scope/cgroup.procs") << "100\n";
-	std::ofstream(cg_root_ + "/machine.slice/vm100.scope/cpuset.mems") << "\n";
-	vm(100, 2, "0::/machine.slice/vm100.scope\n");
-	vm(200, 2, "0::/\n"); // shares the root cgroup: not touched
+	std::ofstream(cg_root_ + "/machine.slice/machine-qemu-vm100.scope/cgroup.procs") << "100\n";
+	std::ofstream(cg_root_ + "/machine.slice/machine-qemu-vm100.scope/cpuset.mems") << "\n";
+	vm(100, 2, "0::/machine.slice/machine-qemu-vm100.scope\n");
+	vm(200, 2); // shares its cgroup with no one else here, but it is no VM's own: not touched
 	auto a = agent();
 	a->reconcile();
-	std::ifstream in(cg_root_ + "/machine.slice/vm100.scope/cpuset.mems");
+	std::ifstream in(cg_root_ + "/machine.slice/machine-qemu-vm100.scope/cpuset.mems");
 	std::string mems;
 	std::getline(in, mems);
 	EXPECT_EQ(mems, "0");
 	EXPECT_FALSE(fs::exists(cg_root_ + "/cpuset.mems"));
 	a->finish();
-	std::ifstream in2(cg_root_ + "/machine.slice/vm100.scope/cpuset.mems");
+	std::ifstream in2(cg_root_ + "/machine.slice/machine-qemu-vm100.scope/cpuset.mems");
 	std::getline(in2, mems);
 	EXPECT_EQ(mems, "") << "restore puts cpuset.mems back";
 }
