@@ -214,6 +214,14 @@ else
 	add_row guest-agent-e2e SKIP 0 "no build/userspace/agent_e2e.sh"
 	echo "=== [$n] guest-agent-e2e: SKIP (no build/userspace/agent_e2e.sh)"
 fi
+# the agent against an unprivileged user who names processes (issue 13; ~10 s of guest)
+if [ -f build/userspace/agent_trust_e2e.sh ] && [ -x build/userspace/offlinectl ]; then
+	guest_stage guest-agent-trust default 300 --append preempt=full -- /opt/offlinectl/agent_trust_e2e.sh
+else
+	n=$((n + 1)); skipped=$((skipped + 1))
+	add_row guest-agent-trust SKIP 0 "no build/userspace/agent_trust_e2e.sh"
+	echo "=== [$n] guest-agent-trust: SKIP (no build/userspace/agent_trust_e2e.sh)"
+fi
 # vCPU placement and host isolation on 2 NUMA nodes (about 15 s of guest)
 if [ -f build/userspace/agent_numa_e2e.sh ] && [ -x build/userspace/offlinectl ]; then
 	guest_stage guest-agent-numa default 300 --numa --smp 6 --append preempt=full -- /opt/offlinectl/agent_numa_e2e.sh

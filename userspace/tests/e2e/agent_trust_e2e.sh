@@ -140,7 +140,11 @@ all_unpinned() {
 uptime_cs() { u=$(cut -d' ' -f1 /proc/uptime); echo "${u%.*}${u#*.}"; }
 start() { "$@" & pids="$pids $!"; last=$!; }
 as_user() { start "$HELPER" --exec-as "$U" "$@"; } # ARGV0 PATH ARGS...
-explain_class() { "$OFFLINECTL" -c "$WORK/trust.toml" explain "$1" 2>/dev/null | sed -n 's/^  class: *//p' | head -1; }
+explain_class() {
+	"$OFFLINECTL" -c "$WORK/trust.toml" explain "$1" >"$WORK/explain.out" 2>&1 ||
+		sed 's/^/# explain failed: /' "$WORK/explain.out" | head -5 >&2
+	sed -n 's/^  class: *//p' "$WORK/explain.out" | head -1
+}
 
 # --- actors -----------------------------------------------------------------
 as_user job "$HELPER" --mode vm --comm qemu-system-x86 -smp 2 --timeout 120
