@@ -160,8 +160,23 @@ int cmd_agent(const Globals &g, const AgentArgs &a, Logger &log)
 				 std::max(0L, sysconf(_SC_NPROCESSORS_ONLN) - 1));
 			topo = uniform_topology(1, static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN))));
 		}
+		// The daemon asks QMP on a thread of its own (a monitor that
+		// never answers must not hold the event loop); --once asks inline.
+		QmpLookup qmp;
+		if (daemon) {
+			auto async = std::make_shared<AsyncQmp>();
+			qmp = [async](const QmpTarget &t) { return async->lookup(t); };
+		} else {
+			qmp = [&log](const QmpTarget &t) -> std::optional<std::map<int, pid_t>> {
+				std::string err;
+				auto m = qmp_vcpu_threads(t.socket, t.uid, &err);
+				if (!err.empty())
+					log.warn("placement: QMP of VM ", t.tgid, ": ", err);
+				return m;
+			};
+		}
 		agent.add_stage(std::make_unique<PinningStage>(ops, log, agent.config(), *topo,
-							       agent.config().host_cgroup.root, qmp_vcpu_threads, daemon));
+							       agent.config().host_cgroup.root, std::move(qmp), daemon));
 		agent.add_stage(std::make_unique<HostCgroupStage>(ops, log, agent.config(), *topo, g.proc_root));
 	};
 

@@ -142,7 +142,7 @@ void collect_vm_status(const ProcFs &procfs, const StatusOptions &opt, const Sna
 		if (opt.qmp == StatusOptions::Qmp::Always || (opt.qmp == StatusOptions::Qmp::Unnamed && vm.vcpus.empty()))
 			for (const ProcessInfo &p : snap.processes)
 				if (p.tgid == vm.tgid && !(vs.qmp_socket = qemu_qmp_socket(p.cmdline)).empty()) {
-					if (auto r = qmp_execute(vs.qmp_socket, "query-cpus-fast", vs.qmp_error))
+					if (auto r = qmp_execute(vs.qmp_socket, "query-cpus-fast", vs.qmp_error, 1000, p.uid))
 						vs.qmp_vcpus = parse_query_cpus_fast(*r);
 				}
 		s.vm_status.push_back(std::move(vs));

@@ -72,16 +72,28 @@ PinningStage::Vm PinningStage::collect(const VmInfo &info, const ProcessInfo &p,
 		vm.service.push_back(Thread{tid, start_of(tid)});
 	// QMP only for VMs whose vCPU threads carry no names (QEMU without
 	// debug-threads=on): libvirt always names them, and its monitor socket
-	// is libvirt's alone.  Answers are kept per process and thread count,
-	// so only a hot-plug asks again.
+	// is libvirt's alone.  Only VMs (classify.hpp: a root-owned QEMU in a
+	// VM cgroup or of a VM owner) get here, the peer must be of the QEMU
+	// process's uid, and the daemon asks off the loop thread.  Answers are
+	// kept per process; a thread count change asks again, at most every
+	// 5 s (QEMU's I/O pool changes the count all the time).
 	if (cfg_.qmp && qmp_ && vm.vcpus.empty()) {
 		vm.qmp_socket = qemu_qmp_socket(p.cmdline);
 		if (!vm.qmp_socket.empty()) {
 			const size_t nthreads = info.service_threads.size();
+			const auto now = std::chrono::steady_clock::now();
+			QmpAnswer &qa = qmp_cache_[info.tgid];
+			if (qa.start != p.start_time)
+				qa = QmpAnswer{p.start_time};
+			if ((!qa.have || qa.threads != nthreads) && now >= qa.next_ask) {
+				if (auto r = qmp_(QmpTarget{vm.qmp_socket, info.tgid, p.start_time, p.uid})) {
+					qa.vcpus = std::move(*r);
+					qa.have = true;
+					qa.threads = nthreads;
+					qa.next_ask = now + std::chrono::seconds(5);
+				}
+			}
 			auto c = qmp_cache_.find(info.tgid);
-			if (c == qmp_cache_.end() || c->second.start != p.start_time || c->second.threads != nthreads)
-				c = qmp_cache_.insert_or_assign(info.tgid, QmpAnswer{p.start_time, nthreads,
-										      qmp_(vm.qmp_socket)}).first;
 			for (const auto &[idx, qtid] : c->second.vcpus) {
 				const pid_t tid = qtid; // clang 14: no lambda capture of a binding
 				const TaskInfo *t = snap.find_task(tid);

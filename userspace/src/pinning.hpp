@@ -12,17 +12,21 @@
 #include "memmove.hpp"
 #include "placement.hpp"
 #include "topology.hpp"
+#include "qmp.hpp"
 #include "vm.hpp"
 
+#include <chrono>
 #include <functional>
+#include <optional>
 #include <map>
 #include <set>
 
 namespace offl {
 
-// QMP lookup of vCPU thread ids: (socket path) -> vCPU index -> tid, or
-// empty when the socket does not answer.  Injected so tests need no QEMU.
-using QmpLookup = std::function<std::map<int, pid_t>(const std::string &socket)>;
+// QMP lookup of vCPU thread ids: (VM's monitor) -> vCPU index -> tid, or
+// nullopt while there is no answer (the daemon asks on a thread of its
+// own: AsyncQmp).  Injected so tests need no QEMU.
+using QmpLookup = std::function<std::optional<std::map<int, pid_t>>(const QmpTarget &)>;
 
 PlacementPolicy placement_policy(const PlacementConfig &pc, const Topology &topo);
 
@@ -89,7 +93,9 @@ private:
 	struct QmpAnswer {
 		uint64_t start = 0;
 		size_t threads = 0;
+		bool have = false;
 		std::map<int, pid_t> vcpus;
+		std::chrono::steady_clock::time_point next_ask{};
 	};
 	std::map<pid_t, QmpAnswer> qmp_cache_;
 	MemoryMover mover_; // last: its worker stops before the rest goes

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <algorithm>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -103,6 +104,8 @@ public:
 		}
 	}
 
+	int fd() const { return fd_; }
+
 private:
 	bool wait(short ev, std::string &err)
 	{
@@ -139,11 +142,25 @@ private:
 } // namespace
 
 std::optional<std::string> qmp_execute(const std::string &socket, const std::string &command, std::string &err,
-				       int timeout_ms)
+				       int timeout_ms, std::optional<uid_t> peer_uid)
 {
 	Conn c(timeout_ms);
 	if (!c.open(socket, err))
 		return std::nullopt;
+	if (peer_uid) {
+		struct ucred cred = {};
+		socklen_t len = sizeof(cred);
+		if (getsockopt(c.fd(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+			err = "SO_PEERCRED: " + errno_str(errno);
+			return std::nullopt;
+		}
+		if (cred.uid != *peer_uid) {
+			err = "QMP socket " + socket + " is served by uid " + std::to_string(cred.uid) + " (pid " +
+			      std::to_string(cred.pid) + "), not the VM's uid " + std::to_string(*peer_uid) +
+			      ": not asked";
+			return std::nullopt;
+		}
+	}
 	auto greeting = c.next(err);
 	if (!greeting)
 		return std::nullopt;
@@ -184,20 +201,114 @@ std::map<int, pid_t> parse_query_cpus_fast(const std::string &text)
 		const json &idx = cpu["cpu-index"], &tid = cpu["thread-id"];
 		if (!idx.is_number_integer() || !tid.is_number_integer())
 			continue;
-		if (idx.get<int64_t>() < 0 || tid.get<int64_t>() <= 0)
+		// Range-checked before narrowing: a 64-bit index must not
+		// turn into a negative vCPU.
+		const int64_t i = idx.get<int64_t>(), t = tid.get<int64_t>();
+		if (i < 0 || i > 4095 || t <= 0 || t > 0x3fffffff)
 			continue;
-		out[idx.get<int>()] = tid.get<pid_t>();
+		out[static_cast<int>(i)] = static_cast<pid_t>(t);
 	}
 	return out;
 }
 
-std::map<int, pid_t> qmp_vcpu_threads(const std::string &socket)
+std::map<int, pid_t> qmp_vcpu_threads(const std::string &socket, std::optional<uid_t> peer_uid, std::string *err,
+				      int timeout_ms)
 {
-	std::string err;
-	auto r = qmp_execute(socket, "query-cpus-fast", err);
+	std::string e;
+	auto r = qmp_execute(socket, "query-cpus-fast", e, timeout_ms, peer_uid);
+	if (err)
+		*err = e;
 	if (!r)
 		return {};
 	return parse_query_cpus_fast(*r);
+}
+
+AsyncQmp::AsyncQmp(Ask ask, int timeout_ms) : ask_(std::move(ask))
+{
+	if (!ask_)
+		ask_ = [timeout_ms](const QmpTarget &t, std::string &err) {
+			return qmp_vcpu_threads(t.socket, t.uid, &err, timeout_ms);
+		};
+	th_ = std::thread([this] { worker(); });
+}
+
+AsyncQmp::~AsyncQmp()
+{
+	{
+		std::lock_guard<std::mutex> l(mu_);
+		stop_ = true;
+	}
+	cv_.notify_all();
+	th_.join();
+}
+
+std::optional<std::map<int, pid_t>> AsyncQmp::lookup(const QmpTarget &t)
+{
+	std::lock_guard<std::mutex> l(mu_);
+	Entry &e = vms_[t.tgid];
+	if (e.start != t.start_time) // a new process under that pid
+		e = Entry{t.start_time};
+	if (e.answer) {
+		auto a = std::move(e.answer);
+		e.answer.reset();
+		return a;
+	}
+	if (e.queued || std::chrono::steady_clock::now() < e.not_before)
+		return std::nullopt;
+	e.queued = true;
+	queue_.push_back(t);
+	cv_.notify_one();
+	return std::nullopt;
+}
+
+void AsyncQmp::drain()
+{
+	std::unique_lock<std::mutex> l(mu_);
+	idle_.wait(l, [this] { return queue_.empty() && !busy_; });
+}
+
+std::string AsyncQmp::last_error(pid_t tgid)
+{
+	std::lock_guard<std::mutex> l(mu_);
+	auto it = vms_.find(tgid);
+	return it == vms_.end() ? std::string() : it->second.err;
+}
+
+void AsyncQmp::worker()
+{
+	std::unique_lock<std::mutex> l(mu_);
+	for (;;) {
+		cv_.wait(l, [this] { return stop_ || !queue_.empty(); });
+		if (stop_)
+			return;
+		QmpTarget t = std::move(queue_.front());
+		queue_.pop_front();
+		busy_ = true;
+		l.unlock();
+		std::string err;
+		auto m = ask_(t, err);
+		l.lock();
+		busy_ = false;
+		Entry &e = vms_[t.tgid];
+		if (e.start == t.start_time) {
+			e.queued = false;
+			e.err = err;
+			if (!m.empty()) {
+				e.answer = std::move(m);
+				e.backoff = std::chrono::milliseconds(0);
+			} else {
+				e.backoff = e.backoff.count() == 0 ? std::chrono::milliseconds(1000)
+								   : std::min(e.backoff * 2, std::chrono::milliseconds(60000));
+				e.not_before = std::chrono::steady_clock::now() + e.backoff;
+			}
+		}
+		// Forget VMs nobody asked about for long (exited).
+		if (vms_.size() > 4096)
+			for (auto it = vms_.begin(); it != vms_.end();)
+				it = !it->second.queued && !it->second.answer ? vms_.erase(it) : std::next(it);
+		if (queue_.empty())
+			idle_.notify_all();
+	}
 }
 
 } // namespace offl

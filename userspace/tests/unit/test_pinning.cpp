@@ -369,8 +369,9 @@ TEST_F(PinningTest, QmpThreadIdsForUnnamedVcpus)
 	p.argv = {p.exe, "-qmp", "unix:/run/vm100.qmp,server=on,wait=off"};
 	add(p);
 	std::string asked;
-	auto a = agent(false, [&](const std::string &sock) {
-		asked = sock;
+	auto a = agent(false, [&](const QmpTarget &t) -> std::optional<std::map<int, pid_t>> {
+		asked = t.socket;
+		EXPECT_EQ(t.uid, 0u) << "the peer must be the QEMU process's uid";
 		return std::map<int, pid_t>{{0, 102}, {1, 103}, {2, 4242 /* not its thread */}};
 	});
 	a->reconcile();
@@ -380,6 +381,61 @@ TEST_F(PinningTest, QmpThreadIdsForUnnamedVcpus)
 	EXPECT_EQ(aff(102), (std::vector<int>{1}));
 	EXPECT_EQ(aff(103), (std::vector<int>{2}));
 	EXPECT_EQ(aff(101), (std::vector<int>{0})) << "the main thread is an emulator thread";
+}
+
+// Issue 13 item 2: only VMs that passed the trust checks are asked; a
+// user's process that calls itself QEMU and names a socket is not.
+TEST_F(PinningTest, QmpNeverAskedForAUsersFakeQemu)
+{
+	for (pid_t pid : {100, 200}) {
+		FakeProcess p = make(pid, "qemu-system-x86", {pid + 1, pid + 2});
+		p.leader.uid = 1000;
+		for (auto &t : p.threads)
+			t.uid = 1000;
+		p.cgroup = "0::/user.slice/user-1000.slice/session-1.scope\n";
+		p.argv = {"qemu-system-x86_64", "-qmp", "unix:/home/u/q.sock,server=on,wait=off"};
+		if (pid == 200) { // a copy of QEMU in the user's home
+			p.exe = "/home/u/qemu-system-x86_64";
+			p.exe_uid = 1000;
+		}
+		add(p);
+	}
+	int asked = 0;
+	auto a = agent(false, [&](const QmpTarget &) -> std::optional<std::map<int, pid_t>> {
+		asked++;
+		return std::map<int, pid_t>{{0, 101}, {1, 102}};
+	});
+	a->reconcile();
+	EXPECT_EQ(asked, 0);
+	EXPECT_EQ(stage_->plan().find(100), nullptr);
+	EXPECT_EQ(aff(101), ops_.all_cpus);
+	EXPECT_EQ(aff(102), ops_.all_cpus);
+}
+
+// A thread count that keeps changing (QEMU's I/O pool, or its owner on
+// purpose) does not make the agent ask on every pass.
+TEST_F(PinningTest, QmpAskedAgainAtMostEveryFiveSeconds)
+{
+	FakeProcess p = make(100, "qemu-system-x86", {101, 102});
+	p.exe = "/usr/bin/qemu-system-x86_64";
+	p.argv = {p.exe, "-qmp", "unix:/run/vm100.qmp,server=on,wait=off"};
+	add(p);
+	int asked = 0;
+	auto a = agent(false, [&](const QmpTarget &) -> std::optional<std::map<int, pid_t>> {
+		asked++;
+		return std::map<int, pid_t>{{0, 101}};
+	});
+	a->reconcile();
+	EXPECT_EQ(asked, 1);
+	for (pid_t tid = 110; tid < 115; tid++) {
+		FakeTask t = p.leader;
+		t.tid = tid;
+		t.start_time = 5000 + static_cast<uint64_t>(tid);
+		p.threads.push_back(t);
+		add(p);
+		a->reconcile();
+	}
+	EXPECT_EQ(asked, 1);
 }
 
 TEST(Qmp, SocketFromTheCommandLine)
@@ -402,6 +458,11 @@ TEST(Qmp, ParseQueryCpusFast)
 		R"( "cpu-index": 0, "target": "x86_64"}, {"thread-id": 25628, "cpu-index": 1}, {"cpu-index": 2},)"
 		R"( {"thread-id": -1, "cpu-index": 3}, 7])");
 	EXPECT_EQ(m, (std::map<int, pid_t>{{0, 25627}, {1, 25628}}));
+	// Issue 13 item 8: an index beyond int is dropped, not narrowed to
+	// a negative (or wrapped) vCPU index; so is a thread id beyond pid_t.
+	m = parse_query_cpus_fast(R"([{"thread-id": 5, "cpu-index": 2147483648}, {"thread-id": 6, "cpu-index": 4294967297},)"
+				  R"( {"thread-id": 4294967303, "cpu-index": 3}])");
+	EXPECT_TRUE(m.empty()) << m.begin()->first << " -> " << m.begin()->second;
 	EXPECT_TRUE(parse_query_cpus_fast("{").empty());
 	EXPECT_TRUE(parse_query_cpus_fast("{}").empty());
 }
@@ -437,7 +498,8 @@ private:
 		int c = accept(fd_, nullptr, nullptr);
 		if (c < 0)
 			return;
-		auto say = [&](const std::string &s) { (void)!write(c, s.data(), s.size()); };
+		// MSG_NOSIGNAL: a client that hung up (a refused peer) is no SIGPIPE.
+		auto say = [&](const std::string &s) { (void)!send(c, s.data(), s.size(), MSG_NOSIGNAL); };
 		if (greet)
 			say(R"({"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}}, "capabilities": ["oob"]}})"
 			    "\r\n");
@@ -508,6 +570,59 @@ TEST(Qmp, RealHandshakeOverAUnixSocket)
 	std::string err;
 	EXPECT_FALSE(qmp_execute(sock, "query-cpus-fast", err, 200));
 	EXPECT_NE(err.find("connect"), std::string::npos) << err;
+	rmdir(dir);
+}
+
+// Issue 13 item 2: the peer of a QMP socket must be the VM's uid.
+TEST(Qmp, PeerMustBeTheVmsUid)
+{
+	char dir[] = "/tmp/offlinectl-qmp.XXXXXX";
+	ASSERT_NE(mkdtemp(dir), nullptr);
+	std::string sock = std::string(dir) + "/qmp.sock";
+	const uid_t me = geteuid();
+	{
+		FakeQmpServer srv(sock);
+		std::string err;
+		auto m = qmp_vcpu_threads(sock, me + 1, &err, 500);
+		EXPECT_TRUE(m.empty());
+		EXPECT_NE(err.find("served by uid " + std::to_string(me)), std::string::npos) << err;
+		EXPECT_TRUE(srv.got.empty()) << "nothing sent to a foreign peer";
+	}
+	{
+		FakeQmpServer srv(sock);
+		EXPECT_EQ(qmp_vcpu_threads(sock, me), (std::map<int, pid_t>{{0, 4711}, {1, 4712}}));
+	}
+	rmdir(dir);
+}
+
+// Issue 13 item 2: a monitor that accepts and never answers costs the
+// caller (the event loop) nothing; failures back off.
+TEST(Qmp, AsyncLookupNeverBlocksAndBacksOff)
+{
+	char dir[] = "/tmp/offlinectl-qmp.XXXXXX";
+	ASSERT_NE(mkdtemp(dir), nullptr);
+	std::string sock = std::string(dir) + "/qmp.sock";
+	QmpTarget t{sock, 4242, 7, geteuid()};
+	{
+		FakeQmpServer silent(sock, false);
+		AsyncQmp q({}, 300);
+		auto t0 = std::chrono::steady_clock::now();
+		EXPECT_FALSE(q.lookup(t));
+		EXPECT_FALSE(q.lookup(t)) << "queued once";
+		EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(100));
+		q.drain();
+		EXPECT_EQ(q.last_error(4242), "QMP timeout");
+		EXPECT_FALSE(q.lookup(t)) << "within the backoff: not asked again";
+		q.drain();
+	}
+	{
+		FakeQmpServer srv(sock);
+		AsyncQmp q;
+		QmpTarget t2{sock, 4243, 8, geteuid()};
+		EXPECT_FALSE(q.lookup(t2));
+		q.drain();
+		EXPECT_EQ(q.lookup(t2), (std::map<int, pid_t>{{0, 4711}, {1, 4712}}));
+	}
 	rmdir(dir);
 }
 
