@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Build build/initramfs.cpio.gz: busybox-static, /init (scripts/guest/init),
-# the static selftests under /selftests, cyclictest, hackbench and chrt (with
-# their shared libraries and the loader), and, when build/userspace/offlinectl
+# the static selftests under /selftests, the peer suites (peer-tests/: test_cpu,
+# pi_stress and trinity runs) under /peer, cyclictest, hackbench, chrt and
+# pi_stress (with their shared libraries and the loader), trinity when the
+# host has it (Debian package trinity), and, when build/userspace/offlinectl
 # exists, everything in build/userspace/ under /opt/offlinectl (offlinectl
 # also on PATH; the agent's e2e test runs as /opt/offlinectl/agent_e2e.sh),
 # and schedlat (userspace/bpf) as /usr/bin/schedlat with its test under
@@ -21,6 +23,8 @@ mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,run,root,mnt,v
 
 make -s -C "$top/selftests/sched_offline" install INSTALL_PATH="$stage/selftests" \
 	INCLUDE_FAIL_DEMO="${INCLUDE_FAIL_DEMO:-0}" >&2
+# suites nobody here wrote (upstream's cgroup test_cpu, rt-tests, trinity)
+make -s -C "$top/peer-tests" install INSTALL_PATH="$stage/peer" >&2
 
 # busybox and its applets, each where busybox itself says it belongs
 bb=$(command -v busybox)
@@ -48,7 +52,7 @@ add_bin() {
 	fi
 }
 
-for b in cyclictest hackbench chrt ${EXTRA_BINS:-}; do
+for b in cyclictest hackbench chrt pi_stress ${EXTRA_BINS:-}; do
 	p=$(command -v "$b" || true)
 	if [ -z "$p" ]; then
 		warn "$b not found on the host: not in the initramfs"
@@ -57,6 +61,12 @@ for b in cyclictest hackbench chrt ${EXTRA_BINS:-}; do
 	add_bin "$p" "/usr/bin/$(basename "$p")"
 done
 [ -e "$stage/usr/bin/chrt" ] || warn "no chrt in the guest"
+# the syscall fuzzer of peer-tests/trinity.sh (optional: about 11 MB)
+if p=$(command -v trinity); then
+	add_bin "$p" /usr/bin/trinity
+else
+	note "trinity not installed on the host: the guest has no syscall fuzzer"
+fi
 
 # the agent and whatever its build put beside it (e2e script, helper, config)
 if [ -x "$top/build/userspace/offlinectl" ]; then

@@ -14,8 +14,11 @@ pkgs=(
 	clang llvm bpftool libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
 	libgtest-dev libgmock-dev googletest libbenchmark-dev
 	libre2-dev
-	# benchmarks and report
+	# benchmarks and report; rt-tests' pi_stress is a peer suite too
 	rt-tests gnuplot-nox
+	# peer suites (peer-tests/): the syscall fuzzer; optional, the guest
+	# gets it only when installed
+	trinity
 )
 
 SUDO=
