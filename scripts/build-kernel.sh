@@ -12,7 +12,8 @@
 #                                 SCHED_CLASS_EXT)
 #   nohz       build/linux        base + Kconfig.offline + nohz         build/kernel-nohz/bzImage
 #                                 (NO_HZ_FULL, for nohz_full= guests)
-#   unpatched  build/linux-base   base (pristine tree, tag "base")      build/kernel-unpatched/bzImage
+#   unpatched  build/linux-base   base (6.12 + upstream fixes, tag       build/kernel-unpatched/bzImage
+#                                 "baseline": kernel-patches/baseline)
 #   bisect     build/linux-bisect base + Kconfig.offline (used by check-series.sh; the caller
 #                                 checks the wanted commit out, nothing is copied)
 #   w1, w1-base  build/linux, build/linux-base with the default fragments:
@@ -61,17 +62,20 @@ take_cpu_lock
 kbuild_env
 
 # --- source tree ------------------------------------------------------
+# build/linux-base: 6.12 plus the upstream fixes at the head of the series
+# (tag "baseline", made by prepare-kernel.sh from kernel-patches/baseline),
+# so that comparisons measure the offline class alone
 ensure_base_worktree() {
-	[ -d "$top/build/linux/.git" ] || "$top/scripts/prepare-kernel.sh"
+	"$top/scripts/prepare-kernel.sh" >/dev/null
 	if ! git -C "$src" rev-parse -q --verify HEAD >/dev/null 2>&1; then
-		note "creating worktree build/linux-base at tag base"
+		note "creating worktree build/linux-base at tag baseline"
 		git -C "$top/build/linux" worktree prune
 		rm -rf "$src"
-		git -C "$top/build/linux" worktree add -q --detach "$src" base
+		git -C "$top/build/linux" worktree add -q --detach "$src" baseline
 	fi
-	[ "$(git -C "$src" rev-parse HEAD)" = "$(git -C "$src" rev-parse 'base^{commit}')" ] ||
-		die "build/linux-base is not at tag base"
 	git -C "$src" diff --quiet HEAD || die "build/linux-base has local changes"
+	[ "$(git -C "$src" rev-parse HEAD)" = "$(git -C "$src" rev-parse 'baseline^{commit}')" ] ||
+		git -C "$src" checkout -q --detach baseline
 }
 
 case $tree in

@@ -11,6 +11,10 @@
 #
 #   KSRC=/path/to/linux-6.12.y   use that tree instead of Debian's tarball
 #   SERIES=none                  leave the tree pristine (unpatched build)
+#
+# Tag "baseline" marks base + the patches kernel-patches/baseline names
+# (upstream fixes at the head of the series): the tree that
+# build-kernel.sh's unpatched variant builds for comparisons.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -54,8 +58,14 @@ fi
 stamp=$( { echo "${patches[*]:-}"; for p in "${patches[@]}"; do
 	cat "$series_dir/$p"; done; } | sha1sum | cut -d' ' -f1)
 
+# The patches that make up the comparison baseline (see kernel-patches/baseline)
+baseline=()
+[ "$want" = none ] || [ ! -f "$series_dir/baseline" ] ||
+	mapfile -t baseline < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$series_dir/baseline")
+
 cur=$(G config --get offline.stamp || true)
-if [ "$cur" = "$stamp" ] && G diff --quiet HEAD; then
+if [ "$cur" = "$stamp" ] && G diff --quiet HEAD &&
+   G rev-parse -q --verify refs/tags/baseline >/dev/null; then
 	echo "prepare-kernel: tree up to date (${#patches[@]} patches)"
 	exit 0
 fi
@@ -65,13 +75,22 @@ trap 'rm -f "$idx"' EXIT
 export GIT_INDEX_FILE=$idx
 G read-tree base
 commit=$(G rev-parse base)
+G tag -f baseline "$commit" >/dev/null
+nb=0
 for p in "${patches[@]}"; do
 	[ -f "$series_dir/$p" ] || die "series names $p, which does not exist"
 	G apply --cached --whitespace=nowarn "$series_dir/$p" 2>/tmp/apply.err ||
 		die "patch $p does not apply: $(head -3 /tmp/apply.err)"
 	subj=$(sed -n 's/^Subject: \(\[PATCH[^]]*\] \)\?//p' "$series_dir/$p" | head -1)
 	commit=$(G commit-tree "$(G write-tree)" -p "$commit" -m "${subj:-$p}")
+	# the baseline patches come first, in the series' order
+	if [ "$nb" -lt "${#baseline[@]}" ] && [ "$p" = "${baseline[$nb]}" ]; then
+		nb=$((nb + 1))
+		G tag -f baseline "$commit" >/dev/null
+	fi
 done
+[ "$nb" -eq "${#baseline[@]}" ] ||
+	die "kernel-patches/baseline must name the first patches of the series, in order"
 unset GIT_INDEX_FILE
 
 G checkout -q -f "$commit"
