@@ -12,6 +12,10 @@
 #                                 SCHED_CLASS_EXT)
 #   nohz       build/linux        base + Kconfig.offline + nohz         build/kernel-nohz/bzImage
 #                                 (NO_HZ_FULL, for nohz_full= guests)
+#   distro     build/linux        base + Kconfig.offline + distro       build/kernel-distro/bzImage
+#                                 (a distribution's scheduler options:
+#                                 CFS_BANDWIDTH, NUMA_BALANCING, KVM, ...)
+#   distro-unpatched  build/linux-base  base + distro              build/kernel-distro-unpatched/bzImage
 #   unpatched  build/linux-base   base (6.12 + upstream fixes, tag       build/kernel-unpatched/bzImage
 #                                 "baseline": kernel-patches/baseline)
 #   bisect     build/linux-bisect base + Kconfig.offline (used by check-series.sh; the caller
@@ -46,11 +50,13 @@ off)       tree=linux;        frags=(base.config off.config);                 ou
 kasan)     tree=linux;        frags=(base.config ../Kconfig.offline debug.config kasan.config); out=kernel-kasan ;;
 ext)       tree=linux;        frags=(base.config ../Kconfig.offline ext.config); out=kernel-ext ;;
 nohz)      tree=linux;        frags=(base.config ../Kconfig.offline nohz.config); out=kernel-nohz ;;
+distro)    tree=linux;        frags=(base.config ../Kconfig.offline distro.config); out=kernel-distro ;;
+distro-unpatched) tree=linux-base; frags=(base.config distro.config);      out=kernel-distro-unpatched ;;
 unpatched) tree=linux-base;   frags=(base.config);                            out=kernel-unpatched ;;
 bisect)    tree=linux-bisect; frags=(base.config ../Kconfig.offline);         out=; relaxed=1 ;;
 w1)        tree=linux;        frags=(base.config ../Kconfig.offline);         out= ;;
 w1-base)   tree=linux-base;   frags=(base.config ../Kconfig.offline);         out=; relaxed=1 ;;
-*) die "unknown variant '$variant' (default, debug, off, kasan, ext, nohz, unpatched, bisect, w1, w1-base)" ;;
+*) die "unknown variant '$variant' (default, debug, off, kasan, ext, nohz, distro, distro-unpatched, unpatched, bisect, w1, w1-base)" ;;
 esac
 src=$top/build/$tree
 obj=$top/build/obj/$variant
