@@ -240,10 +240,25 @@ else
 fi
 # core scheduling with offline tasks: 2 cores x 2 threads (about 15 s)
 guest_stage guest-core-sched default 120 --smt --append preempt=full --append SELFTEST_FILTER=smoke,core_sched
+# suites nobody here wrote (peer-tests/, in the guest's /peer): upstream's
+# cgroup test_cpu, and rt-tests' pi_stress beside SCHED_OFFLINE hogs.
+# PEER_XFAIL reports these cases' failures as skipped, never as passed;
+# each fails on unpatched 6.12 in the same guest too: test_cpucg_stats
+# wants cpu.stat usage within 1% of 2 s and misses it now and then under
+# TCG (2 of 6 unpatched runs, 2026-12); base.config has no CFS_BANDWIDTH,
+# so the two cpu.max cases always fail here (the distro kernel of
+# test-full has it and runs them).
+peer_xfail_flaky=test_cpucg_stats
+peer_xfail_base=$peer_xfail_flaky,test_cpucg_max,test_cpucg_max_nested
+guest_stage guest-peer default 300 --append preempt=full \
+	--append PEER_XFAIL=$peer_xfail_base -- /peer/run.sh test_cpu pi_stress
 kernel_stage off
 guest_stage guest-off off 600 --append preempt=full
 kernel_stage debug
 guest_stage guest-debug debug 900 --append preempt=full
+# trinity (sched_* syscalls, clone, futex, prctl; a fixed count) on the
+# lockdep kernel with offline hogs; skipped when the host has no trinity
+guest_stage guest-trinity-debug debug 600 --append preempt=full -- /peer/run.sh trinity
 
 if [ "$mode" = full ]; then
 	guest_stage guest-numa-smt default 600 --numa --smt --append preempt=voluntary
@@ -254,6 +269,20 @@ if [ "$mode" = full ]; then
 	guest_stage guest-kasan kasan 1500 --mem 2G --append preempt=full
 	kernel_stage unpatched
 	guest_stage guest-unpatched unpatched 600 --append preempt=full
+	# the peer suites on unpatched 6.12: what the patched kernels must match
+	guest_stage guest-peer-unpatched unpatched 600 --append preempt=full \
+		--append PEER_XFAIL=$peer_xfail_base -- /peer/run.sh test_cpu pi_stress trinity
+	# a distribution's scheduler config (distro.config: CFS_BANDWIDTH,
+	# NUMA_BALANCING, KVM, ...), its default preemption (voluntary), two
+	# NUMA nodes: the whole selftest suite and every peer suite, patched
+	# and unpatched
+	kernel_stage distro
+	guest_stage guest-distro distro 600 --numa
+	guest_stage guest-distro-peer distro 600 --numa --append PEER_XFAIL=$peer_xfail_flaky \
+		-- /peer/run.sh test_cpu pi_stress trinity
+	kernel_stage distro-unpatched
+	guest_stage guest-distro-unpatched-peer distro-unpatched 600 --numa --append PEER_XFAIL=$peer_xfail_flaky \
+		-- /peer/run.sh test_cpu pi_stress trinity
 	# sched_ext: a BPF scheduler in switch-all mode leaves offline tasks be
 	kernel_stage ext
 	if [ "${kernel_ok[ext]:-0}" = 1 ] && stage scx-tools scripts/build-scx.sh; then
