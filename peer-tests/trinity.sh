@@ -12,6 +12,9 @@
 #
 #   TRINITY_OPS=N      syscalls in all (-N, default 20000)
 #   TRINITY_SEED=S     random seed (default 1, so runs repeat)
+#   TRINITY_SYSCALLS=a,b   fuzz only these (default: the list below), e.g.
+#                      scripts/vmtest --append TRINITY_SYSCALLS=sched_yield \
+#                        -- /peer/run.sh trinity
 ops=${TRINITY_OPS:-20000}
 seed=${TRINITY_SEED:-1}
 if ! command -v trinity >/dev/null; then
@@ -25,11 +28,13 @@ rm -rf "$work"
 mkdir -p "$work"
 chown 65534:65534 "$work"
 log=/tmp/trinity.$$.log
+list="sched_setattr sched_getattr sched_setscheduler sched_getscheduler
+	sched_setparam sched_getparam sched_setaffinity sched_getaffinity
+	sched_yield sched_get_priority_max sched_get_priority_min
+	sched_rr_get_interval clone clone3 futex futex_waitv prctl"
+[ -z "${TRINITY_SYSCALLS:-}" ] || list=$(echo "$TRINITY_SYSCALLS" | tr ',' ' ')
 calls=
-for c in sched_setattr sched_getattr sched_setscheduler sched_getscheduler \
-	sched_setparam sched_getparam sched_setaffinity sched_getaffinity \
-	sched_yield sched_get_priority_max sched_get_priority_min \
-	sched_rr_get_interval clone clone3 futex futex_waitv prctl; do
+for c in $list; do
 	calls="$calls -c $c"
 done
 echo "# offline_run -n $(nproc) -c -u 65534 -- trinity --arch 64 -q -N $ops -s $seed -C 4 --disable-fds=sockets,perf,drm $calls"
