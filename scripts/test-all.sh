@@ -222,6 +222,14 @@ else
 	add_row guest-agent-trust SKIP 0 "no build/userspace/agent_trust_e2e.sh"
 	echo "=== [$n] guest-agent-trust: SKIP (no build/userspace/agent_trust_e2e.sh)"
 fi
+# the agent SIGKILLed mid-pass, then `offlinectl restore` (issue 13)
+if [ -f build/userspace/agent_crash_e2e.sh ] && [ -x build/userspace/offlinectl ]; then
+	guest_stage guest-agent-crash default 300 --append preempt=full -- /opt/offlinectl/agent_crash_e2e.sh
+else
+	n=$((n + 1)); skipped=$((skipped + 1))
+	add_row guest-agent-crash SKIP 0 "no build/userspace/agent_crash_e2e.sh"
+	echo "=== [$n] guest-agent-crash: SKIP (no build/userspace/agent_crash_e2e.sh)"
+fi
 # vCPU placement and host isolation on 2 NUMA nodes (about 15 s of guest)
 if [ -f build/userspace/agent_numa_e2e.sh ] && [ -x build/userspace/offlinectl ]; then
 	guest_stage guest-agent-numa default 300 --numa --smp 6 --append preempt=full -- /opt/offlinectl/agent_numa_e2e.sh

@@ -4,6 +4,7 @@
 #include "util.hpp"
 
 #include <chrono>
+#include <unordered_map>
 #include <cstdio>
 #include <unistd.h>
 
@@ -34,6 +35,10 @@ void Agent::add_stage(std::unique_ptr<Stage> s)
 {
 	if (auto sec = journal_.section(s->name()))
 		s->load_state(*sec);
+	// A stage writes its record ahead of each change it makes.
+	Stage *st = s.get();
+	if (!opt_.dry_run)
+		s->set_checkpoint([this, st] { journal_.set_section(st->name(), st->state()); });
 	stages_.push_back(std::move(s));
 }
 
@@ -53,24 +58,75 @@ void Agent::load_state()
 	if (!journal_.load(cfg_.state_file, err)) {
 		log_.warn("ignoring state file: ", err);
 		journal_.clear();
+	} else if (journal_.stale()) {
+		log_.info("state file ", cfg_.state_file, " is from an earlier boot: nothing in it is restored");
 	} else if (!journal_.empty()) {
 		log_.info("state file ", cfg_.state_file, ": ", journal_.size(),
 			  " task(s) changed by an earlier run");
 	}
+	if (opt_.dry_run)
+		return;
+	// From here on every change is written ahead.
+	if (!journal_.attach(cfg_.state_file, err))
+		log_.warn("cannot write the state file (changes will not survive a crash): ", err);
+	last_compact_ = std::chrono::steady_clock::now();
 }
 
-void Agent::save_state()
+void Agent::save_state(bool force)
 {
-	if (opt_.dry_run || cfg_.state_file.empty())
+	if (opt_.dry_run || cfg_.state_file.empty() || !journal_.attached())
 		return;
 	std::string err;
-	if (journal_.empty()) {
-		if (unlink(cfg_.state_file.c_str()) != 0 && errno != ENOENT)
-			log_.warn("cannot remove ", cfg_.state_file, ": ", errno_str(errno));
+	if (journal_.empty() && exiting_) {
+		journal_.remove_files(); // nothing left to restore
+		journal_.detach();
 		return;
 	}
-	if (!journal_.save(cfg_.state_file, err))
+	// The log already holds every change: compact at most once a second.
+	const auto now = std::chrono::steady_clock::now();
+	if (!force && (journal_.log_empty() || now - last_compact_ < std::chrono::seconds(1)))
+		return;
+	last_compact_ = now;
+	if (!journal_.compact(err))
 		log_.warn("cannot write state file: ", err);
+}
+
+void Agent::record_inherited(const Snapshot &snap)
+{
+	// Children and new threads of tasks the agent made offline are born
+	// offline (the kernel copies the policy on fork): nobody would put
+	// them back.  Record them, with the parent's original attributes.
+	const int offpol = backend_.offline_policy();
+	if (journal_.empty())
+		return;
+	std::unordered_map<pid_t, uint64_t> start; // tid -> start time, this snapshot
+	start.reserve(snap.tasks.size());
+	for (const TaskInfo &t : snap.tasks)
+		start.emplace(t.tid, t.start_time);
+	for (const TaskInfo &t : snap.tasks) {
+		if (t.policy != offpol || journal_.find(t.tid, t.start_time))
+			continue;
+		const JournalEntry *from = nullptr;
+		if (t.tid != t.tgid)
+			if (auto it = start.find(t.tgid); it != start.end())
+				from = journal_.find(t.tgid, it->second);
+		if (!from && t.ppid > 1) {
+			// The parent may be outside this (partial) snapshot.
+			if (auto it = start.find(t.ppid); it != start.end())
+				from = journal_.find(t.ppid, it->second);
+			else if (auto st = procfs_.start_time(t.ppid, t.ppid); st && *st <= t.start_time)
+				from = journal_.find(t.ppid, *st);
+		}
+		if (!from)
+			continue;
+		JournalEntry e{t.tid, t.tgid, t.start_time, t.comm, from->original, from->applied};
+		e.applied.policy = offpol;
+		e.applied.nice = t.nice;
+		if (e.original.nice == from->applied.nice)
+			e.original.nice = t.nice;
+		journal_.record(e);
+		log_.debug("recorded ", t.tid, " ", quoted(t.comm), ": born offline of ", from->tid);
+	}
 }
 
 ReconcileReport Agent::run(const Snapshot &snap, bool full)
@@ -89,6 +145,8 @@ ReconcileReport Agent::run(const Snapshot &snap, bool full)
 
 	if (full)
 		journal_.prune(snap);
+	if (!opt_.dry_run)
+		record_inherited(snap);
 	const int offpol = backend_.offline_policy();
 	std::vector<Change> changes = plan(snap, verdicts, cfg_, journal_, offpol);
 	rep.changes = changes.size();
@@ -105,21 +163,16 @@ ReconcileReport Agent::run(const Snapshot &snap, bool full)
 		plan_out_.flush();
 		rep.stats.planned = changes.size();
 	} else {
-		size_t before = journal_.size();
 		rep.stats = applier_.apply(changes, snap, journal_);
-		if (rep.stats.applied || journal_.size() != before || full)
-			save_state();
 	}
 
 	ReconcileContext ctx{snap, verdicts, cfg_, opt_.dry_run, full, plan_out_, rep.stage_changes};
-	bool stage_state = false;
 	for (auto &s : stages_) {
 		s->reconcile(ctx);
 		if (!opt_.dry_run)
-			stage_state |= journal_.set_section(s->name(), s->state());
+			journal_.set_section(s->name(), s->state());
 	}
-	if (stage_state)
-		save_state();
+	save_state();
 	rep.apply_ns = now_ns() - t1;
 	return rep;
 }
@@ -182,11 +235,12 @@ bool Agent::reload()
 	fresh.classify.self_tgid = ops_.self_tgid();
 	if (fresh.state_file != cfg_.state_file && !opt_.dry_run) {
 		// Move what we know to the new place.
-		std::string old = cfg_.state_file;
+		journal_.remove_files();
+		journal_.detach();
 		cfg_.state_file = fresh.state_file;
-		save_state();
-		if (!old.empty())
-			unlink(old.c_str());
+		std::string err;
+		if (!cfg_.state_file.empty() && !journal_.attach(cfg_.state_file, err))
+			log_.warn("cannot write state file: ", err);
 	}
 	cfg_ = std::move(fresh);
 	printed_.clear();
@@ -198,6 +252,7 @@ bool Agent::reload()
 
 ApplyStats Agent::restore()
 {
+	exiting_ = true;
 	ApplyStats st;
 	for (auto it = stages_.rbegin(); it != stages_.rend(); ++it) {
 		(*it)->restore(opt_.dry_run);
@@ -207,7 +262,7 @@ ApplyStats Agent::restore()
 	if (opt_.dry_run)
 		return st;
 	st = applier_.restore_all(journal_);
-	save_state();
+	save_state(true);
 	return st;
 }
 
@@ -218,7 +273,7 @@ void Agent::finish()
 		return;
 	}
 	if (opt_.keep_on_exit || !cfg_.restore_on_exit) {
-		save_state();
+		save_state(true);
 		log_.info("exiting; ", journal_.size(), " task(s) left as set (",
 			  opt_.keep_on_exit ? "--keep-on-exit" : "restore_on_exit = false", ")");
 		return;

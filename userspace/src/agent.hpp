@@ -5,6 +5,9 @@
 // everything is callable from tests with a fake /proc and a fake SystemOps.
 #pragma once
 
+#include <chrono>
+#include <functional>
+
 #include "apply.hpp"
 #include "classify.hpp"
 #include "config.hpp"
@@ -57,6 +60,19 @@ public:
 	// it; load_state() gets it back when the stage is added.
 	virtual std::string state() const { return {}; }
 	virtual void load_state(const std::string &json) { (void)json; }
+	// Set by the agent: writes state() to the journal's log.  A stage calls
+	// it after noting a change in its state and before making it
+	// (write-ahead), so a crash between the two still restores it.
+	void set_checkpoint(std::function<void()> f) { checkpoint_ = std::move(f); }
+
+protected:
+	void checkpoint()
+	{
+		if (checkpoint_)
+			checkpoint_();
+	}
+
+public:
 	// A task exited (event path).  true: the stage needs a re-plan (the
 	// agent then reconciles the task's process, or with nothing when the
 	// process is gone, so the stage re-plans from what it knows).
@@ -66,6 +82,9 @@ public:
 		(void)tgid;
 		return false;
 	}
+
+private:
+	std::function<void()> checkpoint_;
 };
 
 struct ReconcileReport {
@@ -106,8 +125,9 @@ public:
 
 private:
 	ReconcileReport run(const Snapshot &snap, bool full);
-	void save_state();
+	void save_state(bool force = false);
 	void load_state();
+	void record_inherited(const Snapshot &snap);
 
 	AgentOptions opt_;
 	Config cfg_;
@@ -119,6 +139,8 @@ private:
 	Applier applier_;
 	Journal journal_;
 	std::vector<std::unique_ptr<Stage>> stages_;
+	std::chrono::steady_clock::time_point last_compact_{};
+	bool exiting_ = false; // restore(): an empty journal removes the files
 	// Dry-run changes already printed (tid, start time, policy).
 	std::set<std::tuple<pid_t, uint64_t, int>> printed_;
 };

@@ -26,7 +26,7 @@ const char *outcome_name(Outcome o)
 	case Outcome::Changed: return "changed-by-others";
 	case Outcome::Vanished: return "vanished";
 	case Outcome::Reused: return "pid-reused";
-	case Outcome::RaceReverted: return "race-reverted";
+	case Outcome::RaceReverted: return "reuse-race";
 	case Outcome::Denied: return "denied";
 	case Outcome::Failed: return "failed";
 	}
@@ -138,9 +138,11 @@ GuardResult guarded_set(SystemOps &ops, pid_t tgid, pid_t tid, uint64_t start_ti
 		return r;
 	}
 	if (*now != start_time) {
-		// The PID was reused between the check and the write: put back
-		// what was read before the write.
-		ops.set_sched(tid, cur);
+		// The PID was reused between the check and the write, and the
+		// write landed on the newcomer.  What it had before is unknown
+		// (what was read belongs to the task that exited): nothing is
+		// written back on a guess.  Reported; the newcomer's own fork
+		// or exec event (or the next resync) classifies it.
 		r.outcome = Outcome::RaceReverted;
 		return r;
 	}
@@ -177,7 +179,7 @@ std::string ApplyStats::summary(const char *done) const
 	if (reused)
 		s << ", " << reused << " pid reused";
 	if (raced)
-		s << ", " << raced << " reuse races reverted";
+		s << ", " << raced << " pid reuse race(s)";
 	if (denied)
 		s << ", " << denied << " denied";
 	if (failed)
@@ -215,8 +217,8 @@ void Applier::report(const TaskInfo &t, const char *what, const GuardResult &r)
 			   attr_str(r.after));
 		break;
 	case Outcome::RaceReverted:
-		log_.warn("pid ", t.tid, " was reused while being changed; the new task was put back to ",
-			  attr_str(r.before));
+		log_.warn("pid ", t.tid, " was reused while being changed: the new task got ", attr_str(r.after),
+			  " (not reverted: its own attributes are unknown; it is classified as a new task)");
 		break;
 	case Outcome::Denied:
 	case Outcome::Failed:
@@ -242,6 +244,8 @@ ApplyStats Applier::apply(const std::vector<Change> &changes, const Snapshot &sn
 		case ChangeKind::MarkOnline: {
 			const int to = c.to_policy;
 			const std::optional<int> nice = c.nice;
+			const bool offline = c.kind == ChangeKind::MarkOffline;
+			const bool had = journal.find(t.tid, t.start_time) != nullptr;
 			r = guarded_set(ops_, t.tgid, t.tid, t.start_time,
 					[&](const SchedAttr &cur, bool &changed) -> std::optional<SchedAttr> {
 						if (cur.policy != snap_policy) {
@@ -254,10 +258,18 @@ ApplyStats Applier::apply(const std::vector<Change> &changes, const Snapshot &sn
 						a.policy = to;
 						a.nice = nice.value_or(cur.nice);
 						a.flags = cur.flags & kSchedFlagResetOnFork;
+						// Write-ahead: on disk before the change.
+						if (offline)
+							journal.record(JournalEntry{t.tid, t.tgid, t.start_time, t.comm, cur, a});
 						return a;
 					});
-			if (r.outcome == Outcome::Applied && c.kind == ChangeKind::MarkOffline)
-				journal.record(JournalEntry{t.tid, t.tgid, t.start_time, t.comm, r.before, r.after});
+			if (offline && r.outcome == Outcome::Applied) {
+				const JournalEntry *je = journal.find(t.tid, t.start_time);
+				if (!je || !(je->applied == r.after))
+					journal.record(JournalEntry{t.tid, t.tgid, t.start_time, t.comm, r.before, r.after});
+			}
+			else if (offline && !had && journal.find(t.tid, t.start_time))
+				journal.erase(t.tid); // not changed after all
 			if (r.outcome == Outcome::Failed && r.err == EINVAL && to == kSchedOffline)
 				log_.warn("the kernel refused SCHED_OFFLINE for ", t.tid,
 					  " (EINVAL) although /proc/sched_offline exists");

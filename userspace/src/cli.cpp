@@ -116,6 +116,7 @@ struct AgentArgs {
 	bool dry_run = false;
 	bool keep_on_exit = false;
 	bool check_config = false;
+	bool restore = false; // `offlinectl restore`
 };
 
 int cmd_agent(const Globals &g, const AgentArgs &a, Logger &log)
@@ -180,6 +181,26 @@ int cmd_agent(const Globals &g, const AgentArgs &a, Logger &log)
 		agent.add_stage(std::make_unique<HostCgroupStage>(ops, log, agent.config(), *topo, g.proc_root));
 	};
 
+	if (a.restore) {
+		// Undo what the state file records; nothing is classified or
+		// applied first (the agent would re-apply before a SIGTERM).
+		if (cfg.state_file.empty()) {
+			log.error("restore: no state_file in the configuration: nothing recorded");
+			return kExitFailure;
+		}
+		Agent agent(opt, std::move(cfg), ops, log, std::cout);
+		add_stages(agent, false);
+		if (agent.journal().stale()) {
+			std::cout << "restore: the state file is from an earlier boot: nothing to restore\n";
+			agent.restore();
+			return kExitOk;
+		}
+		const size_t n = agent.journal().size();
+		ApplyStats st = agent.restore();
+		std::cout << "restore: " << st.applied << " of " << n << " task(s) put back (" << st.summary("restored")
+			  << ")\n";
+		return st.failed ? kExitFailure : kExitOk;
+	}
 	if (a.once) {
 		Agent agent(opt, std::move(cfg), ops, log, std::cout);
 		add_stages(agent, false);
@@ -384,6 +405,11 @@ int run_cli(int argc, char **argv)
 	agent->add_flag("--keep-on-exit", aa.keep_on_exit, "leave changed tasks as they are on SIGTERM");
 	agent->add_flag("--check-config", aa.check_config, "validate the configuration and exit");
 
+	AgentArgs ra;
+	ra.restore = true;
+	CLI::App *restore = app.add_subcommand("restore", "undo everything the state file records (policies, affinities, "
+							  "cgroup moves) without running the agent");
+
 	bool status_json_flag = false;
 	double status_steal = 0.5;
 	CLI::App *status = app.add_subcommand("status", "kernel support, tasks per class, VMs with their bindings, NUMA node "
@@ -450,6 +476,8 @@ int run_cli(int argc, char **argv)
 	try {
 		if (*agent)
 			return cmd_agent(g, aa, log);
+		if (*restore)
+			return cmd_agent(g, ra, log);
 		if (*status)
 			return cmd_status(g, status_json_flag, status_steal,
 					  status_no_qmp ? StatusOptions::Qmp::Never

@@ -7,6 +7,10 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <map>
+#include <set>
 
 namespace offl {
 
@@ -107,6 +111,7 @@ bool HostCgroupStage::setup(const ReconcileContext &ctx)
 				if (int e = CgroupFs::make(dir))
 					return fail("mkdir " + dir, e);
 				created_.push_back(dir);
+				checkpoint();
 			}
 			if (h == "cpuset") {
 				// v1 cpusets start empty: inherit before narrowing.
@@ -255,7 +260,12 @@ void HostCgroupStage::reconcile(const ReconcileContext &ctx)
 		if (p.tgid != lead.tid)
 			continue;
 		if (!movable(snap, ctx.verdicts, first, end)) {
-			evict(ctx, p, ctx.verdicts[first]);
+			evict(ctx, p, lead.ppid, ctx.verdicts[first]);
+			continue;
+		}
+		if (foreign(p)) {
+			if (said_.insert("foreign " + p.cgroup).second)
+				log_.debug("host cgroup: ", p.cgroup, " belongs to another manager: its processes stay");
 			continue;
 		}
 		if (seen_.count({p.tgid, p.start_time}))
@@ -274,8 +284,8 @@ void HostCgroupStage::reconcile(const ReconcileContext &ctx)
 		}
 		int err = 0;
 		auto h = ops_.open_pid(p.tgid, p.tgid, err);
-		if (!h)
-			continue;
+		if (!h && err != ENOSYS)
+			continue; // gone (ENOSYS: no pidfd_open, start times decide)
 		auto st = ops_.start_time(p.tgid, p.tgid);
 		if (!st || *st != p.start_time)
 			continue;
@@ -297,8 +307,11 @@ void HostCgroupStage::reconcile(const ReconcileContext &ctx)
 		if (!ok)
 			continue;
 		// The pidfd holds the identity: a reused pid is not written.
-		if (h->exited())
+		if (h && h->exited())
 			continue;
+		// Write-ahead: the move is in the state file before it happens.
+		moved_[p.tgid] = m;
+		checkpoint();
 		size_t done = 0;
 		for (const std::string &hier : hierarchies()) {
 			err = CgroupFs::write(cg_.dir(target(), hier), "cgroup.procs", std::to_string(p.tgid), true);
@@ -307,14 +320,31 @@ void HostCgroupStage::reconcile(const ReconcileContext &ctx)
 			done++;
 		}
 		seen_.insert({p.tgid, p.start_time});
+		// Checked after the write too: had the process exited and its pid
+		// been reused in between, the newcomer was moved.  Its cgroup of
+		// before is unknown, so it is not moved back on a guess; restore
+		// sweeps our cgroup.
+		if (!err && (!h || h->exited())) {
+			auto again = ops_.start_time(p.tgid, p.tgid);
+			if (!again || *again != p.start_time) {
+				moved_.erase(p.tgid);
+				checkpoint();
+				if (again)
+					log_.warn("host cgroup: pid ", p.tgid, " was reused while moving it: the new task is in ",
+						  target(), " until restore");
+				continue;
+			}
+		}
 		if (err) {
 			if (err != ESRCH && said_.insert("mv " + std::to_string(p.tgid)).second)
 				log_.warn("host cgroup: cannot move ", p.tgid, " ", offl::quoted(p.comm), ": ",
 					  errno_str(err));
-			if (done == 0)
+			if (done == 0) {
+				moved_.erase(p.tgid);
+				checkpoint();
 				continue;
+			}
 		}
-		moved_[p.tgid] = m;
 		ctx.stage_changes++;
 		log_.debug("host cgroup: moved ", p.tgid, " ", offl::quoted(p.comm), " [",
 			   class_name(ctx.verdicts[first].cls), "] from ", p.cgroup);
@@ -334,7 +364,42 @@ void HostCgroupStage::reconcile(const ReconcileContext &ctx)
 // A process born in the host cgroup (a child of a host daemon) that is not
 // a host task itself (a VM started from a shell, a batch job) must not stay
 // confined to the reserved CPUs: it goes to the root cgroup.
-void HostCgroupStage::evict(const ReconcileContext &ctx, const ProcessInfo &p, const Verdict &v)
+bool HostCgroupStage::foreign(const ProcessInfo &p) const
+{
+	for (const char *g : {"/user.slice", "/kubepods*", "/machine.slice", "/machine"})
+		if (cgroup_glob_under(p.cgroup, g))
+			return true;
+	// Delegated (systemd Delegate=, a container manager): the cgroup's
+	// directory belongs to another uid.
+	if (version_ == CgroupVersion::V2 && p.cgroup != "/" && !p.cgroup.empty()) {
+		struct stat st;
+		if (stat(cg_.dir(p.cgroup).c_str(), &st) == 0 && st.st_uid != 0 && st.st_uid != geteuid())
+			return true;
+	}
+	return false;
+}
+
+std::string HostCgroupStage::origin_for(pid_t ppid, const std::string &hier) const
+{
+	if (auto it = moved_.find(ppid); it != moved_.end())
+		if (auto f = it->second.from.find(hier); f != it->second.from.end())
+			return f->second;
+	std::map<std::string, int> votes;
+	for (const auto &[pid, m] : moved_)
+		if (auto it = m.from.find(hier); it != m.from.end())
+			votes[it->second]++;
+	std::string common;
+	int best = 0;
+	for (const auto &[from, n] : votes)
+		if (n > best)
+			best = n, common = from;
+	if (!common.empty())
+		return common;
+	size_t slash = target().rfind('/');
+	return slash == 0 ? "/" : target().substr(0, slash);
+}
+
+void HostCgroupStage::evict(const ReconcileContext &ctx, const ProcessInfo &p, pid_t ppid, const Verdict &v)
 {
 	if (p.kthread || v.cls == Class::Exempt) // exempt: never touched
 		return;
@@ -348,17 +413,23 @@ void HostCgroupStage::evict(const ReconcileContext &ctx, const ProcessInfo &p, c
 	}
 	if (ctx.dry_run) {
 		ctx.plan_out << "would move " << p.tgid << " " << offl::quoted(p.comm) << " [" << class_name(v.cls)
-			     << "] out of " << target() << " to /\n";
+			     << "] out of " << target() << " to " << origin_for(ppid, hierarchies().front()) << "\n";
 		ctx.stage_changes++;
 		return;
 	}
 	int err = 0;
 	auto h = ops_.open_pid(p.tgid, p.tgid, err);
-	auto st = h ? ops_.start_time(p.tgid, p.tgid) : std::nullopt;
-	if (!st || *st != p.start_time || h->exited())
+	auto st = h || err == ENOSYS ? ops_.start_time(p.tgid, p.tgid) : std::nullopt;
+	if (!st || *st != p.start_time || (h && h->exited()))
 		return;
-	for (const std::string &hier : hierarchies())
-		err = err ? err : CgroupFs::write(cg_.dir("/", hier), "cgroup.procs", std::to_string(p.tgid), true);
+	err = 0;
+	// Back where its parent came from (never simply "/": the root
+	// cgroup has no limits at all).
+	std::string to;
+	for (const std::string &hier : hierarchies()) {
+		to = origin_for(ppid, hier);
+		err = err ? err : CgroupFs::write(cg_.dir(to, hier), "cgroup.procs", std::to_string(p.tgid), true);
+	}
 	if (err) {
 		if (err != ESRCH && said_.insert("ev " + std::to_string(p.tgid)).second)
 			log_.warn("host cgroup: cannot move ", p.tgid, " ", offl::quoted(p.comm), " out of ", target(), ": ",
@@ -368,7 +439,7 @@ void HostCgroupStage::evict(const ReconcileContext &ctx, const ProcessInfo &p, c
 	moved_.erase(p.tgid);
 	ctx.stage_changes++;
 	log_.info("host cgroup: ", p.tgid, " ", offl::quoted(p.comm), " [", class_name(v.cls), "] was born in ",
-		  target(), ": moved to /");
+		  target(), ": moved to ", to);
 }
 
 void HostCgroupStage::restore(bool dry_run)
@@ -391,8 +462,8 @@ void HostCgroupStage::restore(bool dry_run)
 	for (const auto &[pid, m] : moved_) {
 		int err = 0;
 		auto h = ops_.open_pid(pid, pid, err);
-		auto st = h ? ops_.start_time(pid, pid) : std::nullopt;
-		if (!st || *st != m.start)
+		auto st = h || err == ENOSYS ? ops_.start_time(pid, pid) : std::nullopt;
+		if (!st || *st != m.start || (h && h->exited()))
 			continue; // gone
 		auto raw = CgroupFs::read(proc_root_ + "/" + std::to_string(pid), "cgroup");
 		bool ours = true;
@@ -418,6 +489,42 @@ void HostCgroupStage::restore(bool dry_run)
 	if (!moved_.empty())
 		log_.info("host cgroup: moved ", back, " of ", moved_.size(), " process(es) back",
 			  left ? " (" + std::to_string(left) + " had been moved elsewhere since)" : std::string());
+	// Whatever is still in our cgroup was born there (children of the
+	// processes moved in) or moved in by a run that crashed: it goes where
+	// its parent came from, else where most moved processes came from,
+	// else the cgroup above ours; never left confined (and rmdir would
+	// fail with EBUSY).
+	size_t swept = 0;
+	for (const std::string &hier : hierarchies()) {
+		const std::string dir = cg_.dir(target(), hier);
+		std::set<pid_t> done; // tried once (a child forked meanwhile shows up next round)
+		for (const auto &[pid, m] : moved_)
+			done.insert(pid); // handled above
+		for (int round = 0; round < 3; round++) {
+			std::vector<pid_t> left_pids;
+			for (pid_t pid : CgroupFs::procs(dir))
+				if (done.insert(pid).second)
+					left_pids.push_back(pid);
+			if (left_pids.empty())
+				break;
+			for (pid_t pid : left_pids) {
+				pid_t ppid = 0;
+				if (auto stat = CgroupFs::read(proc_root_ + "/" + std::to_string(pid), "stat"))
+					if (auto ps = parse_stat(*stat))
+						ppid = ps->ppid;
+				const std::string to = origin_for(ppid, hier);
+				int e = CgroupFs::write(cg_.dir(to, hier), "cgroup.procs", std::to_string(pid), true);
+				if (e && e != ESRCH)
+					log_.warn("host cgroup: cannot move ", pid, " out of ", target(), " to ", to, ": ",
+						  errno_str(e));
+				else if (!e)
+					swept++;
+			}
+		}
+	}
+	if (swept)
+		log_.info("host cgroup: moved ", swept, " more process(es) out of ", target(),
+			  " (born there, or moved by an earlier run)");
 	moved_.clear();
 	seen_.clear();
 	for (auto it = created_.rbegin(); it != created_.rend(); ++it)

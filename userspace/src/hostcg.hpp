@@ -48,7 +48,15 @@ private:
 	bool setup(const ReconcileContext &ctx);
 	void limit_slices(const ReconcileContext &ctx);
 	bool movable(const Snapshot &snap, const std::vector<Verdict> &v, size_t first, size_t end) const;
-	void evict(const ReconcileContext &ctx, const ProcessInfo &p, const Verdict &v);
+	void evict(const ReconcileContext &ctx, const ProcessInfo &p, pid_t ppid, const Verdict &v);
+	// A cgroup another manager owns (user sessions, Kubernetes pods, VM
+	// scopes, a delegated subtree): its processes are never moved out.
+	bool foreign(const ProcessInfo &p) const;
+	// Where a process that was not moved in by us (born in our cgroup)
+	// belongs: its parent's original cgroup, else where most moved
+	// processes came from, else the cgroup above ours.  Never a guess of "/"
+	// while anything better is known.
+	std::string origin_for(pid_t ppid, const std::string &hier) const;
 	std::vector<std::string> hierarchies() const; // "" for v2; "cpuset", "memory" for v1
 	std::vector<int> cpus() const;
 

@@ -10,6 +10,10 @@
 #include <fcntl.h>
 #include <fstream>
 #include <sstream>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,20 +29,228 @@ const JournalEntry *Journal::find(pid_t tid, uint64_t start_time) const
 	return &it->second;
 }
 
+namespace {
+
+json attr_json(const SchedAttr &a);
+SchedAttr attr_from(const json &j);
+
+json entry_json(const JournalEntry &e)
+{
+	return json{{"tid", e.tid},
+		    {"tgid", e.tgid},
+		    {"start_time", e.start_time},
+		    {"comm", e.comm},
+		    {"original", attr_json(e.original)},
+		    {"applied", attr_json(e.applied)}};
+}
+
+JournalEntry entry_from(const json &j)
+{
+	JournalEntry e;
+	e.tid = j.at("tid").get<pid_t>();
+	e.tgid = j.at("tgid").get<pid_t>();
+	e.start_time = j.at("start_time").get<uint64_t>();
+	e.comm = j.value("comm", std::string());
+	e.original = attr_from(j.at("original"));
+	e.applied = attr_from(j.at("applied"));
+	if (e.tid <= 0 || e.tgid <= 0)
+		throw std::invalid_argument("bad pid in state file");
+	return e;
+}
+
+std::string dump(const json &j)
+{
+	// Replace invalid UTF-8 (comm is arbitrary bytes) instead of throwing.
+	return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// Test hook (crash tests): SIGKILL ourselves right after the Nth
+// write-ahead record, OFFLINECTL_TEST_CRASH_AT=N.
+void crash_hook()
+{
+	static long at = [] {
+		const char *v = getenv("OFFLINECTL_TEST_CRASH_AT");
+		return v ? strtol(v, nullptr, 10) : 0L;
+	}();
+	static long n = 0;
+	if (at > 0 && ++n == at)
+		kill(getpid(), SIGKILL);
+}
+
+// The state directory, opened without following a symlink, and checked to
+// be ours alone: no other user may plant or swap a file in it.
+int open_state_dir(const std::string &path, std::string &name, std::string &err)
+{
+	size_t slash = path.rfind('/');
+	std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+	name = slash == std::string::npos ? path : path.substr(slash + 1);
+	if (name.empty() || name == "." || name == "..") {
+		err = path + ": not a file name";
+		return -1;
+	}
+	if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+		err = dir + ": " + errno_str(errno);
+		return -1;
+	}
+	int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		err = dir + ": " + errno_str(errno);
+		return -1;
+	}
+	struct stat st;
+	if (fstat(fd, &st) != 0 || st.st_uid != geteuid() || (st.st_mode & 0022) != 0) {
+		err = dir + ": the state directory must be owned by uid " + std::to_string(geteuid()) +
+		      " and writable by no one else";
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+bool write_all(int fd, const std::string &data)
+{
+	const char *p = data.data();
+	size_t left = data.size();
+	while (left > 0) {
+		ssize_t n = write(fd, p, left);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return false;
+		}
+		p += n;
+		left -= static_cast<size_t>(n);
+	}
+	return true;
+}
+
+} // namespace
+
+void Journal::append(const std::string &line)
+{
+	if (log_fd_ < 0)
+		return;
+	std::string l = line + "\n";
+	if (!write_all(log_fd_, l)) {
+		// A full /run: say nothing here (no logger); the next compact()
+		// reports the error.
+	}
+	crash_hook();
+}
+
 void Journal::record(const JournalEntry &e)
 {
 	auto it = by_tid_.find(e.tid);
 	if (it != by_tid_.end() && it->second.start_time == e.start_time) {
 		// Changed again (e.g. new nice): the original stays the first one.
 		it->second.applied = e.applied;
-		return;
+	} else {
+		by_tid_[e.tid] = e;
 	}
-	by_tid_[e.tid] = e;
+	if (log_fd_ >= 0)
+		append(dump(json{{"op", "set"}, {"e", entry_json(by_tid_[e.tid])}}));
 }
 
 void Journal::erase(pid_t tid)
 {
-	by_tid_.erase(tid);
+	if (by_tid_.erase(tid) && log_fd_ >= 0)
+		append(dump(json{{"op", "erase"}, {"tid", tid}}));
+}
+
+void Journal::clear()
+{
+	by_tid_.clear();
+	sections_.clear();
+	if (log_fd_ >= 0)
+		append(dump(json{{"op", "clear"}}));
+}
+
+void Journal::replay(const std::string &line)
+{
+	json j = json::parse(line);
+	const std::string op = j.at("op").get<std::string>();
+	if (op == "set") {
+		JournalEntry e = entry_from(j.at("e"));
+		by_tid_[e.tid] = e;
+	} else if (op == "erase") {
+		by_tid_.erase(j.at("tid").get<pid_t>());
+	} else if (op == "section") {
+		std::string name = j.at("name").get<std::string>(), text = j.at("json").get<std::string>();
+		if (text.empty())
+			sections_.erase(name);
+		else
+			sections_[name] = text;
+	} else if (op == "clear") {
+		by_tid_.clear();
+		sections_.clear();
+	} else {
+		throw std::invalid_argument("unknown record " + op);
+	}
+}
+
+std::string Journal::current_boot_id()
+{
+	std::ifstream in("/proc/sys/kernel/random/boot_id");
+	std::string id;
+	std::getline(in, id);
+	return std::string(trim(id));
+}
+
+bool Journal::attach(const std::string &path, std::string &err)
+{
+	detach();
+	std::string name;
+	int dfd = open_state_dir(path, name, err);
+	if (dfd < 0)
+		return false;
+	log_fd_ = openat(dfd, (name + ".log").c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int e = errno;
+	close(dfd);
+	if (log_fd_ < 0) {
+		err = path + ".log: " + errno_str(e);
+		return false;
+	}
+	path_ = path;
+	return compact(err);
+}
+
+void Journal::detach()
+{
+	if (log_fd_ >= 0)
+		close(log_fd_);
+	log_fd_ = -1;
+	path_.clear();
+}
+
+bool Journal::log_empty() const
+{
+	struct stat st;
+	return log_fd_ >= 0 && fstat(log_fd_, &st) == 0 && st.st_size == 0;
+}
+
+bool Journal::compact(std::string &err)
+{
+	if (log_fd_ < 0)
+		return true;
+	if (!save(path_, err))
+		return false;
+	if (ftruncate(log_fd_, 0) != 0) {
+		err = path_ + ".log: " + errno_str(errno);
+		return false;
+	}
+	return true;
+}
+
+void Journal::remove_files()
+{
+	std::string path = path_;
+	if (path.empty())
+		return;
+	unlink(path.c_str());
+	if (log_fd_ >= 0 && ftruncate(log_fd_, 0) != 0) {
+		// nothing useful to do
+	}
+	unlink((path + ".log").c_str());
 }
 
 size_t Journal::prune(const Snapshot &snap)
@@ -67,11 +279,13 @@ bool Journal::set_section(const std::string &name, const std::string &text)
 		if (it == sections_.end())
 			return false;
 		sections_.erase(it);
-		return true;
+	} else {
+		if (it != sections_.end() && it->second == text)
+			return false;
+		sections_[name] = text;
 	}
-	if (it != sections_.end() && it->second == text)
-		return false;
-	sections_[name] = text;
+	if (log_fd_ >= 0)
+		append(dump(json{{"op", "section"}, {"name", name}, {"json", text}}));
 	return true;
 }
 
@@ -121,13 +335,10 @@ std::string Journal::to_json() const
 {
 	json arr = json::array();
 	for (const auto &e : entries())
-		arr.push_back(json{{"tid", e.tid},
-				   {"tgid", e.tgid},
-				   {"start_time", e.start_time},
-				   {"comm", e.comm},
-				   {"original", attr_json(e.original)},
-				   {"applied", attr_json(e.applied)}});
+		arr.push_back(entry_json(e));
 	json root{{"version", 1}, {"changed", std::move(arr)}};
+	if (!boot_id_.empty())
+		root["boot_id"] = boot_id_;
 	if (!sections_.empty()) {
 		json st = json::object();
 		for (const auto &[name, text] : sections_)
@@ -146,19 +357,18 @@ bool Journal::from_json(const std::string &text, std::string &err)
 			err = "unsupported state file version";
 			return false;
 		}
+		stale_ = false;
+		if (root.contains("boot_id") && !boot_id_.empty() &&
+		    root.at("boot_id").get<std::string>() != boot_id_) {
+			// Another boot: none of those pids is ours.
+			stale_ = true;
+			by_tid_.clear();
+			sections_.clear();
+			return true;
+		}
 		std::unordered_map<pid_t, JournalEntry> m;
 		for (const auto &j : root.at("changed")) {
-			JournalEntry e;
-			e.tid = j.at("tid").get<pid_t>();
-			e.tgid = j.at("tgid").get<pid_t>();
-			e.start_time = j.at("start_time").get<uint64_t>();
-			e.comm = j.value("comm", std::string());
-			e.original = attr_from(j.at("original"));
-			e.applied = attr_from(j.at("applied"));
-			if (e.tid <= 0 || e.tgid <= 0) {
-				err = "bad pid in state file";
-				return false;
-			}
+			JournalEntry e = entry_from(j);
 			m[e.tid] = e;
 		}
 		std::map<std::string, std::string> sec;
@@ -172,48 +382,58 @@ bool Journal::from_json(const std::string &text, std::string &err)
 	} catch (const json::exception &e) {
 		err = e.what();
 		return false;
+	} catch (const std::invalid_argument &e) {
+		err = e.what();
+		return false;
 	}
 }
 
 bool Journal::save(const std::string &path, std::string &err) const
 {
-	// Create the parent directory (one level: /run/offlinectl).
-	size_t slash = path.rfind('/');
-	if (slash != std::string::npos && slash > 0)
-		mkdir(path.substr(0, slash).c_str(), 0755);
-	std::string tmp = path + ".tmp";
-	int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	std::string name;
+	int dfd = open_state_dir(path, name, err);
+	if (dfd < 0)
+		return false;
+	const std::string tmp = "." + name + ".tmp";
+	// An unnamed file, linked in only once complete; O_EXCL where the
+	// file system has no O_TMPFILE.
+	int fd = openat(dfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	bool named = false;
 	if (fd < 0) {
-		err = tmp + ": " + errno_str(errno);
+		unlinkat(dfd, tmp.c_str(), 0);
+		fd = openat(dfd, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		named = true;
+	}
+	if (fd < 0) {
+		err = path + ": " + errno_str(errno);
+		close(dfd);
 		return false;
 	}
-	std::string data = to_json();
-	const char *p = data.data();
-	size_t left = data.size();
-	while (left > 0) {
-		ssize_t n = write(fd, p, left);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			err = tmp + ": " + errno_str(errno);
-			close(fd);
-			unlink(tmp.c_str());
-			return false;
-		}
-		p += n;
-		left -= static_cast<size_t>(n);
+	bool ok = write_all(fd, to_json());
+	int e = errno;
+	if (ok && !named) {
+		char proc[64];
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+		unlinkat(dfd, tmp.c_str(), 0);
+		ok = linkat(AT_FDCWD, proc, dfd, tmp.c_str(), AT_SYMLINK_FOLLOW) == 0;
+		e = errno;
 	}
 	close(fd);
-	if (rename(tmp.c_str(), path.c_str()) != 0) {
-		err = path + ": " + errno_str(errno);
-		unlink(tmp.c_str());
-		return false;
+	if (ok) {
+		ok = renameat(dfd, tmp.c_str(), dfd, name.c_str()) == 0;
+		e = errno;
 	}
-	return true;
+	if (!ok) {
+		err = path + ": " + errno_str(e);
+		unlinkat(dfd, tmp.c_str(), 0);
+	}
+	close(dfd);
+	return ok;
 }
 
 bool Journal::load(const std::string &path, std::string &err)
 {
+	stale_ = false;
 	std::ifstream in(path);
 	if (!in) {
 		if (errno == ENOENT)
@@ -226,6 +446,23 @@ bool Journal::load(const std::string &path, std::string &err)
 	if (!from_json(s.str(), err)) {
 		err = path + ": " + err;
 		return false;
+	}
+	if (stale_)
+		return true;
+	// The records written ahead since that snapshot.
+	std::ifstream lg(path + ".log");
+	std::string line;
+	int n = 0;
+	while (std::getline(lg, line)) {
+		n++;
+		if (lg.eof())
+			break; // no newline: torn by a crash mid-write
+		try {
+			replay(line);
+		} catch (const std::exception &e) {
+			err = path + ".log:" + std::to_string(n) + ": " + e.what();
+			return false;
+		}
 	}
 	return true;
 }

@@ -37,11 +37,7 @@ public:
 	std::vector<JournalEntry> entries() const;
 	size_t size() const { return by_tid_.size(); }
 	bool empty() const { return by_tid_.empty() && sections_.empty(); }
-	void clear()
-	{
-		by_tid_.clear();
-		sections_.clear();
-	}
+	void clear();
 
 	// Stages' own records (JSON text, "stages" in the state file).  ""
 	// removes the section.  true when the section changed.
@@ -52,12 +48,53 @@ public:
 	// err) on a corrupt one.
 	std::string to_json() const;
 	bool from_json(const std::string &text, std::string &err);
+	// Atomic: a new file (O_TMPFILE, else O_EXCL) in the state directory,
+	// renamed over PATH; the directory must be root-only (owned by us, not
+	// writable by group or others; created 0700 when missing), and no
+	// name in it is followed as a symlink.
 	bool save(const std::string &path, std::string &err) const;
+	// The snapshot at PATH, then the records appended to PATH.log since
+	// (a torn last line is dropped).  A state of another boot (boot id) is
+	// not loaded: stale() says so and the journal stays empty.
 	bool load(const std::string &path, std::string &err);
+	bool stale() const { return stale_; }
+
+	// Write-ahead (issue 13): after attach(PATH), record(), erase(),
+	// set_section() and clear() append a line to PATH.log before they
+	// return, so whoever calls them before acting has the intent on disk
+	// (the page cache outlives a SIGKILL or OOM kill; a reboot makes the
+	// state stale anyway, so no fsync).  compact() writes the snapshot and
+	// empties the log.  attach() compacts at once.
+	bool attach(const std::string &path, std::string &err);
+	void detach();
+	bool attached() const { return log_fd_ >= 0; }
+	bool compact(std::string &err);
+	// Nothing written ahead since the last compaction.
+	bool log_empty() const;
+	// Remove PATH and PATH.log (nothing left to restore).
+	void remove_files();
+
+	// The running kernel's boot id (/proc/sys/kernel/random/boot_id);
+	// tests set their own.
+	static std::string current_boot_id();
+	void set_boot_id(std::string id) { boot_id_ = std::move(id); }
+	const std::string &boot_id() const { return boot_id_; }
+
+	Journal() = default;
+	~Journal() { detach(); }
+	Journal(const Journal &) = delete;
+	Journal &operator=(const Journal &) = delete;
 
 private:
+	void append(const std::string &line);
+	void replay(const std::string &line);
+
 	std::unordered_map<pid_t, JournalEntry> by_tid_;
 	std::map<std::string, std::string> sections_;
+	std::string boot_id_ = current_boot_id();
+	std::string path_;
+	int log_fd_ = -1;
+	bool stale_ = false;
 };
 
 } // namespace offl

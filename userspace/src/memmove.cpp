@@ -15,79 +15,102 @@ MemoryMover::~MemoryMover()
 {
 	if (!th_.joinable())
 		return;
-	{
-		std::lock_guard<std::mutex> l(m_);
-		stop_ = true;
+	std::unique_lock<std::mutex> l(s_->m);
+	s_->stop = true;
+	const size_t dropped = s_->q.size();
+	s_->q.clear();
+	s_->cv.notify_all();
+	const bool idle = s_->idle_cv.wait_for(l, kStopWait, [&] { return !s_->busy; });
+	l.unlock();
+	if (dropped)
+		log_.info("placement: ", dropped, " queued memory move(s) dropped on exit");
+	if (idle) {
+		th_.join();
+	} else {
+		log_.warn("placement: a migrate_pages still running after ",
+			  static_cast<long>(kStopWait.count()), " ms: not waited for");
+		th_.detach(); // it holds s_; the process is on its way out
 	}
-	cv_.notify_all();
-	th_.join();
 }
 
 void MemoryMover::submit(pid_t pid, uint64_t start_time, std::vector<int> from, int node)
 {
 	Job j{pid, start_time, std::move(from), node};
 	if (!async_) {
-		run(j);
+		run(ops_, log_, j);
 		return;
 	}
 	{
-		std::lock_guard<std::mutex> l(m_);
+		std::lock_guard<std::mutex> l(s_->m);
 		bool replaced = false;
-		for (Job &q : q_)
+		for (Job &q : s_->q)
 			if (q.pid == pid) {
 				q = j;
 				replaced = true;
 			}
 		if (!replaced)
-			q_.push_back(std::move(j));
-		if (!th_.joinable())
-			th_ = std::thread([this] { worker(); });
+			s_->q.push_back(std::move(j));
+		if (!th_.joinable()) {
+			auto sync = s_;
+			SystemOps &ops = ops_;
+			Logger &log = log_;
+			th_ = std::thread([sync, &ops, &log] { worker(sync, ops, log); });
+		}
 	}
-	cv_.notify_one();
+	s_->cv.notify_one();
 }
 
 void MemoryMover::drain()
 {
 	if (!async_)
 		return;
-	std::unique_lock<std::mutex> l(m_);
-	idle_cv_.wait(l, [&] { return q_.empty() && !busy_; });
+	std::unique_lock<std::mutex> l(s_->m);
+	s_->idle_cv.wait(l, [&] { return s_->q.empty() && !s_->busy; });
 }
 
-void MemoryMover::worker()
+void MemoryMover::worker(std::shared_ptr<Sync> sync, SystemOps &ops, Logger &log)
 {
-	std::unique_lock<std::mutex> l(m_);
+	std::unique_lock<std::mutex> l(sync->m);
 	for (;;) {
-		cv_.wait(l, [&] { return stop_ || !q_.empty(); });
-		if (q_.empty() && stop_)
+		sync->cv.wait(l, [&] { return sync->stop || !sync->q.empty(); });
+		if (sync->q.empty() && sync->stop)
 			return;
-		Job j = std::move(q_.front());
-		q_.pop_front();
-		busy_ = true;
+		Job j = std::move(sync->q.front());
+		sync->q.pop_front();
+		sync->busy = true;
 		l.unlock();
-		run(j);
+		run(ops, log, j);
 		l.lock();
-		busy_ = false;
-		if (q_.empty())
-			idle_cv_.notify_all();
+		sync->busy = false;
+		sync->idle_cv.notify_all();
+		if (sync->stop)
+			return; // the owner may be gone: touch nothing of it
 	}
 }
 
-void MemoryMover::run(const Job &j)
+void MemoryMover::run(SystemOps &ops, Logger &log, const Job &j)
 {
 	// The process may have exited, or its pid been reused, meanwhile.
-	auto st = ops_.start_time(j.pid, j.pid);
+	auto st = ops.start_time(j.pid, j.pid);
 	if (!st || *st != j.start)
 		return;
 	const auto t0 = std::chrono::steady_clock::now();
 	long left = 0;
-	int err = ops_.migrate_pages(j.pid, j.from, {j.node}, left);
+	int err = ops.migrate_pages(j.pid, j.from, {j.node}, left);
 	const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+	// migrate_pages(2) takes a pid (there is no pidfd form): confirm
+	// afterwards that it was still the VM.
+	auto again = ops.start_time(j.pid, j.pid);
+	if (again && *again != j.start) {
+		log.warn("placement: pid ", j.pid, " was reused while moving the memory of VM ", j.pid,
+			 ": the new process's memory may have moved to node ", j.node);
+		return;
+	}
 	if (err)
-		log_.warn("placement: migrate_pages of VM ", j.pid, " to node ", j.node, ": ", errno_str(err));
+		log.warn("placement: migrate_pages of VM ", j.pid, " to node ", j.node, ": ", errno_str(err));
 	else
-		log_.info("placement: VM ", j.pid, " memory -> node ", j.node, " in ", static_cast<long>(ms), " ms",
-			  left ? " (" + std::to_string(left) + " pages could not move)" : std::string());
+		log.info("placement: VM ", j.pid, " memory -> node ", j.node, " in ", static_cast<long>(ms), " ms",
+			 left ? " (" + std::to_string(left) + " pages could not move)" : std::string());
 }
 
 } // namespace offl

@@ -12,6 +12,8 @@
 
 #include <condition_variable>
 #include <deque>
+#include <chrono>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -21,7 +23,11 @@ namespace offl {
 class MemoryMover {
 public:
 	MemoryMover(SystemOps &ops, Logger &log, bool async);
-	~MemoryMover(); // finishes the queue
+	// Drops what is queued and waits for a running migrate_pages at most
+	// stop_wait (a large VM takes longer than a unit's stop timeout):
+	// then it is left to finish on its own (the process is exiting).
+	~MemoryMover();
+	static constexpr std::chrono::milliseconds kStopWait{3000};
 	MemoryMover(const MemoryMover &) = delete;
 	MemoryMover &operator=(const MemoryMover &) = delete;
 
@@ -38,16 +44,22 @@ private:
 		std::vector<int> from;
 		int node;
 	};
-	void run(const Job &j);
-	void worker();
+	// Shared with the worker, which may outlive this object (see the
+	// destructor).
+	struct Sync {
+		std::mutex m;
+		std::condition_variable cv, idle_cv;
+		std::deque<Job> q;
+		bool busy = false, stop = false;
+	};
+	// Static: the worker may outlive this object and touches none of it.
+	static void run(SystemOps &ops, Logger &log, const Job &j);
+	static void worker(std::shared_ptr<Sync> sync, SystemOps &ops, Logger &log);
 
 	SystemOps &ops_;
 	Logger &log_;
 	bool async_;
-	std::mutex m_;
-	std::condition_variable cv_, idle_cv_;
-	std::deque<Job> q_;
-	bool busy_ = false, stop_ = false;
+	std::shared_ptr<Sync> s_ = std::make_shared<Sync>();
 	std::thread th_;
 };
 

@@ -232,8 +232,8 @@ bool PinningStage::ensure(pid_t tgid, const Thread &t, const std::vector<int> &c
 	}
 	int err = 0;
 	auto h = ops_.open_pid(tgid, t.tid, err);
-	if (!h)
-		return false; // gone
+	if (!h && err != ENOSYS)
+		return false; // gone (ENOSYS: no pidfd_open, start times decide)
 	auto st = ops_.start_time(tgid, t.tid);
 	if (!st || *st != t.start)
 		return false; // reused: not ours
@@ -248,15 +248,16 @@ bool PinningStage::ensure(pid_t tgid, const Thread &t, const std::vector<int> &c
 				  ": ", errno_str(err));
 		return false;
 	}
-	if (h->exited() || !h->precise()) {
+	if (!h || h->exited() || !h->precise()) {
 		auto again = ops_.start_time(tgid, t.tid);
 		if (!again) // reused by a task of another process?
 			again = ops_.start_time(t.tid, t.tid);
 		if (!again || *again != t.start) {
-			if (again) {
-				ops_.set_affinity(t.tid, cur);
-				log_.warn("placement: tid ", t.tid, " was reused while binding it: put back");
-			}
+			// The newcomer's own affinity is unknown (what was read
+			// was the exited task's): not written back on a guess.
+			if (again)
+				log_.warn("placement: tid ", t.tid, " was reused while binding it: the new task got CPUs ",
+					  format_cpu_list(cpus), " (not reverted)");
 			return false;
 		}
 	}
@@ -280,7 +281,7 @@ void PinningStage::put_back(pid_t tid)
 	changed_.erase(it);
 	int err = 0;
 	auto h = ops_.open_pid(c.tgid, tid, err);
-	if (!h)
+	if (!h && err != ENOSYS)
 		return;
 	auto st = ops_.start_time(c.tgid, tid);
 	if (!st || *st != c.start)
@@ -289,6 +290,11 @@ void PinningStage::put_back(pid_t tid)
 	if (ops_.get_affinity(tid, cur) != 0 || cur != c.applied)
 		return; // someone else changed it since: theirs now
 	ops_.set_affinity(tid, c.original);
+	if (!h || h->exited() || !h->precise()) {
+		auto again = ops_.start_time(c.tgid, tid);
+		if (!again || *again != c.start)
+			log_.warn("placement: tid ", tid, " was reused while putting its affinity back");
+	}
 }
 
 void PinningStage::move_memory(const VmPlacement &vp, const Vm &vm, const ReconcileContext &ctx)

@@ -25,6 +25,7 @@ public:
 	std::map<pid_t, Task> tasks;
 	bool sched_offline = true;
 	bool pidfd_thread = true; // PIDFD_THREAD support
+	bool no_pidfd = false;    // open_pid fails with ENOSYS
 	pid_t self = 424242;
 	std::map<pid_t, int> set_errno; // forced errors
 	std::vector<std::pair<pid_t, SchedAttr>> writes;
@@ -74,6 +75,10 @@ public:
 	std::unique_ptr<PidHandle> open_pid(pid_t tgid, pid_t tid, int &err) override
 	{
 		open_calls++;
+		if (no_pidfd) { // a kernel before 5.3: pidfd_open is ENOSYS
+			err = ENOSYS;
+			return nullptr;
+		}
 		auto it = tasks.find(tid);
 		if (it == tasks.end()) {
 			err = ESRCH;

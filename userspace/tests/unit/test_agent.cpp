@@ -321,3 +321,61 @@ TEST_F(AgentTest, StagesSeeEveryReconcile)
 	EXPECT_TRUE(s->saw_dry);
 	EXPECT_EQ(s->vcpus, 2u);
 }
+
+// Issue 13 item 6: a crash (SIGKILL, OOM kill) in the middle of a pass
+// loses nothing: every change is in the state file before it is made.
+// The "crash" is an exception out of the second sched_setattr; the agent
+// object is dropped without finish(), as a killed process would be.
+TEST_F(AgentTest, CrashMidPassLosesNothing)
+{
+	std::string cfg = kConfig;
+	const std::string from = "state_file = \"\"";
+	cfg.replace(cfg.find(from), from.size(), "state_file = \"" + tree_.root() + "/run/state.json\"");
+	write_config(cfg);
+	int sets = 0;
+	ops_.before_set = [&](pid_t) {
+		if (++sets == 2)
+			throw std::runtime_error("SIGKILL");
+	};
+	{
+		auto a = agent();
+		EXPECT_THROW(a->reconcile(), std::runtime_error);
+	}
+	ops_.before_set = {};
+	std::vector<pid_t> offline;
+	for (pid_t t : {200, 201, 300, 301})
+		if (policy(t) == kSchedOffline)
+			offline.push_back(t);
+	ASSERT_EQ(offline.size(), 1u) << "one change made before the crash";
+	sync_tree_from_ops();
+	auto b = agent();
+	EXPECT_GE(b->journal().size(), 1u) << "the change made before the crash is recorded";
+	b->restore();
+	EXPECT_EQ(policy(offline[0]), kSchedOther) << logs_.str();
+}
+
+// Issue 13 item 5: children and new threads of a task the agent made
+// offline are born offline; they are recorded and restored on exit.
+TEST_F(AgentTest, ChildrenBornOfflineAreRestored)
+{
+	auto a = agent();
+	a->reconcile();
+	ASSERT_EQ(policy(300), kSchedOffline); // rsyslogd: host -> offline
+	// rsyslogd forks a helper; the kernel copies the policy.
+	FakeProcess child = make(350, "rsyslog-helper", {});
+	child.leader.ppid = 300;
+	child.leader.policy = kSchedOffline;
+	add(child);
+	// and a new thread
+	FakeProcess rs = make(300, "rsyslogd", {301, 302});
+	rs.leader.policy = kSchedOffline;
+	for (auto &t : rs.threads)
+		t.policy = kSchedOffline;
+	tree_.add(rs);
+	ops_.add(302, 300, rs.threads[1].start_time, kSchedOffline, 0);
+	a->reconcile_pids({350, 302});
+	a->finish();
+	EXPECT_EQ(policy(350), kSchedOther) << logs_.str();
+	EXPECT_EQ(policy(302), kSchedOther) << logs_.str();
+	EXPECT_EQ(policy(300), kSchedOther);
+}

@@ -59,6 +59,9 @@ TEST(Config, ShippedExampleParses)
 		EXPECT_TRUE(crit.exe->match(name)) << name;
 	EXPECT_FALSE(crit.exe->match("/usr/bin/bash"));
 	EXPECT_TRUE(config_warnings(c).empty());
+	// Issue 13 item 4: no process moves out of its unit by default.
+	EXPECT_FALSE(c.host_cgroup.enabled);
+	EXPECT_EQ(c.host_cgroup.slices, (std::vector<std::string>{"/system.slice"}));
 }
 
 TEST(Config, E2eConfigParses)

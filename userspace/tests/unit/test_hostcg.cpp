@@ -199,6 +199,22 @@ TEST_P(HostCgroupTest, MovesHostAndCriticalOnly)
 		<< logs_.str();
 }
 
+// Issue 13 item 4: processes of cgroups other managers own (login
+// sessions under user-UID.slice with their TasksMax, pods, VM scopes) are
+// never moved out of them.
+TEST_P(HostCgroupTest, SessionsPodsAndVmScopesStayWhereTheyAre)
+{
+	proc(810, "bash", "/user.slice/user-1000.slice/session-1.scope");
+	proc(820, "pause", "/kubepods.slice/kubepods-besteffort.slice/pod1.slice");
+	proc(830, "swtpm", "/machine.slice/machine-qemu-1-vm.scope");
+	auto a = agent();
+	a->reconcile();
+	auto in = pids_in(dir("cpuset", "/offlinectl-host") + "/cgroup.procs");
+	for (pid_t p : {810, 820, 830})
+		EXPECT_EQ(std::count(in.begin(), in.end(), p), 0) << p << " was moved\n" << logs_.str();
+	EXPECT_EQ(std::count(in.begin(), in.end(), 100), 1) << "sshd (system.slice) still moves";
+}
+
 TEST_P(HostCgroupTest, VmOrBatchBornInTheHostCgroupIsMovedOut)
 {
 	// A VM there is one of a VM owner (it is in no VM cgroup).
@@ -210,22 +226,27 @@ TEST_P(HostCgroupTest, VmOrBatchBornInTheHostCgroupIsMovedOut)
 	FakeProcess q = make(900, "qemu-system-x86", "/offlinectl-host", {901});
 	q.leader.uid = 64055;
 	q.threads[0].uid = 64055;
+	q.leader.ppid = 100; // started by sshd (a session), which came from ssh.service
 	q.cgroup = proc_cgroup("/offlinectl-host", "/offlinectl-host");
 	q.threads[0].comm = "CPU 0/KVM";
 	add(q);
 	FakeProcess b = make(950, "hog", "/offlinectl-host", {});
+	b.leader.ppid = 100;
 	b.cgroup = proc_cgroup("/offlinectl-host", "/offlinectl-host");
 	add(b);
 	FakeProcess e = make(960, "node-exporter", "/offlinectl-host", {});
 	e.cgroup = proc_cgroup("/offlinectl-host", "/offlinectl-host");
 	add(e);
 	a->reconcile_pids({900, 950, 960});
-	EXPECT_EQ(pids_in(dir("cpuset", "") + "/cgroup.procs"), (std::vector<pid_t>{900, 950}))
+	// Issue 13 item 4: back where their parent came from, never "/".
+	EXPECT_EQ(pids_in(dir("cpuset", v2_ ? "/system.slice/ssh.service" : "/") + "/cgroup.procs"),
+		  (std::vector<pid_t>{900, 950}))
 		<< "the VM and the batch job leave, the exempt task is not touched\n" << logs_.str();
 	if (!v2_) {
-		EXPECT_EQ(pids_in(cg_ + "/memory/cgroup.procs"), (std::vector<pid_t>{900, 950}));
+		EXPECT_EQ(pids_in(cg_ + "/memory/system.slice/ssh.service/cgroup.procs"), (std::vector<pid_t>{900, 950}));
 	}
-	EXPECT_NE(logs_.str().find("was born in /offlinectl-host: moved to /"), std::string::npos);
+	EXPECT_NE(logs_.str().find("was born in /offlinectl-host: moved to /system.slice/ssh.service"),
+		  std::string::npos) << logs_.str();
 }
 
 TEST_P(HostCgroupTest, PartitionRoot)
@@ -251,7 +272,8 @@ TEST_P(HostCgroupTest, RestartedAgentRestoresTheEarlierRunsMoves)
 	}
 	kernel_moved(100, "/offlinectl-host");
 	kernel_moved(200, "/offlinectl-host");
-	ASSERT_NE(slurp(state_).find("host_cgroup"), std::string::npos);
+	// Written ahead: in the snapshot or the log after it.
+	ASSERT_NE((slurp(state_) + slurp(state_ + ".log")).find("host_cgroup"), std::string::npos);
 	auto b = agent();
 	b->finish();
 	EXPECT_EQ(pids_in(dir("memory", "/system.slice/ssh.service") + "/cgroup.procs"), (std::vector<pid_t>{100}));

@@ -120,6 +120,20 @@ protected:
 
 } // namespace
 
+// Issue 13 item 7: without pidfd_open (ENOSYS) placement still binds,
+// confirming identities by start time, as guarded_set does.
+TEST_F(PinningTest, NoPidfdOpenStillBinds)
+{
+	ops_.no_pidfd = true;
+	vm(100, 2);
+	auto a = agent();
+	a->reconcile();
+	EXPECT_EQ(aff(101), (std::vector<int>{1}));
+	EXPECT_EQ(aff(102), (std::vector<int>{2}));
+	a->finish();
+	EXPECT_EQ(aff(101), ops_.all_cpus);
+}
+
 TEST_F(PinningTest, TwoVmsOneToOneOnANodeEach)
 {
 	vm(100, 2);
@@ -267,7 +281,11 @@ TEST_F(PinningTest, PidReuseIsNeverBound)
 		}
 	};
 	a->reconcile();
-	EXPECT_EQ(aff(101), ops_.all_cpus) << "a reused tid got a vCPU binding";
+	// The write landed on the newcomer (a pid cannot be held across
+	// sched_setaffinity).  Issue 13 item 7: it is not "put back" to the
+	// exited vCPU's affinity (a guess of its own); it is reported, and
+	// the binding is not counted as the VM's.
+	EXPECT_NE(logs_.str().find("tid 101 was reused while binding it"), std::string::npos) << logs_.str();
 }
 
 TEST_F(PinningTest, CpusetMemsOfTheVmsOwnCgroup)
@@ -304,9 +322,9 @@ TEST_F(PinningTest, StateSurvivesARestart)
 		// Crash: no finish().
 	}
 	EXPECT_EQ(aff(101), (std::vector<int>{1}));
-	std::ifstream in(state);
+	// Written ahead: in the snapshot or the log after it.
 	std::stringstream ss;
-	ss << in.rdbuf();
+	ss << std::ifstream(state).rdbuf() << std::ifstream(state + ".log").rdbuf();
 	EXPECT_NE(ss.str().find("\"placement\""), std::string::npos) << ss.str();
 	// A new VM 50 that is older would win node 0 when planning from
 	// scratch; the saved plan keeps VM 100 where it is.
@@ -644,7 +662,8 @@ TEST(MemoryMover, AsyncMovesAndSkipsGoneOrReusedProcesses)
 		EXPECT_EQ(ops.migrations[0].to, (std::vector<int>{0}));
 		ops.migrate_errno = EPERM;
 		m.submit(100, 7, {1}, 0);
-	} // the destructor finishes the queue
+		m.drain(); // the destructor drops what is still queued (issue 13 item 6)
+	}
 	EXPECT_NE(logs.str().find("memory -> node 0 in "), std::string::npos) << logs.str();
 	EXPECT_NE(logs.str().find("migrate_pages of VM 100 to node 0: "), std::string::npos) << logs.str();
 }
