@@ -118,8 +118,9 @@ offline_count() {
 }
 
 # Records: one per thread made offline (12), one per cgroup move (4), the
-# host cgroup's creation: crash at the first, in the middle, near the end.
-for at in 1 2 4 7 11; do
+# host cgroup's creation: crash at the first, in the middle, near the end, and
+# after processes were moved into the host cgroup (16).
+for at in 1 2 4 7 11 14 16; do
 	OFFLINECTL_TEST_CRASH_AT=$at "$OFFLINECTL" -c "$WORK/crash.toml" agent --once >"$WORK/once.$at.log" 2>&1
 	rc=$?
 	changed=$(offline_count)
