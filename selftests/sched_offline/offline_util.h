@@ -401,4 +401,32 @@ static inline int wait_for_policy(pid_t pid, int policy, uint64_t ns)
 	return cur;
 }
 
+
+/*
+ * Timer-driven wakeup probe on @cpu for @window_ns: sleeps to absolute
+ * deadlines @period_ns apart and appends each wakeup's lateness to @v
+ * (at most @max entries, *@n of them used).
+ */
+static inline void timer_probe(int cpu, uint64_t window_ns, uint64_t period_ns,
+			       uint64_t *v, size_t *n, size_t max)
+{
+	uint64_t start = now_ns(), next = start;
+	struct timespec ts;
+
+	pin_to_cpu(0, cpu);
+	while (now_ns() - start < window_ns && *n < max) {
+		uint64_t t;
+
+		next += period_ns;
+		ts.tv_sec = next / 1000000000ull;
+		ts.tv_nsec = next % 1000000000ull;
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+			;
+		t = now_ns();
+		v[(*n)++] = t > next ? t - next : 0;
+		if (t > next + period_ns)	/* overran: restart the grid */
+			next = t;
+	}
+}
+
 #endif /* OFFLINE_UTIL_H */

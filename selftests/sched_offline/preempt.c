@@ -26,28 +26,6 @@ struct samples {
 	uint64_t wall_ns;
 };
 
-/* Timer-driven probe on @cpu for WINDOW_NS; appends wakeup latencies */
-static void probe(int cpu, struct samples *s)
-{
-	uint64_t start = now_ns(), next = start;
-	struct timespec ts;
-
-	pin_to_cpu(0, cpu);
-	while (now_ns() - start < WINDOW_NS && s->n < MAX_SAMPLES) {
-		uint64_t t;
-
-		next += PERIOD_NS;
-		ts.tv_sec = next / 1000000000ull;
-		ts.tv_nsec = next % 1000000000ull;
-		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-			;
-		t = now_ns();
-		s->v[s->n++] = t > next ? t - next : 0;
-		if (t > next + PERIOD_NS)	/* overran: restart the grid */
-			next = t;
-	}
-}
-
 static bool run_case(int c, int cpu, struct samples *s)
 {
 	pid_t hogs[NR_HOGS] = { 0 };
@@ -67,7 +45,7 @@ static bool run_case(int c, int cpu, struct samples *s)
 		}
 	}
 	t0 = now_ns();
-	probe(cpu, s);
+	timer_probe(cpu, WINDOW_NS, PERIOD_NS, s->v, &s->n, MAX_SAMPLES);
 	s->wall_ns += now_ns() - t0;
 	if (c != NONE) {
 		for (i = 0; i < NR_HOGS; i++)

@@ -51,27 +51,6 @@ static pid_t spawn_loop(int cpu, bool reader, _Atomic uint64_t *loops)
 	}
 }
 
-static void probe(int cpu, uint64_t *v, size_t *n)
-{
-	uint64_t start = now_ns(), next = start;
-	struct timespec ts;
-
-	pin_to_cpu(0, cpu);
-	while (now_ns() - start < WINDOW_NS && *n < MAX_SAMPLES) {
-		uint64_t t;
-
-		next += PERIOD_NS;
-		ts.tv_sec = next / 1000000000ull;
-		ts.tv_nsec = next % 1000000000ull;
-		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-			;
-		t = now_ns();
-		v[(*n)++] = t > next ? t - next : 0;
-		if (t > next + PERIOD_NS)
-			next = t;
-	}
-}
-
 TEST(readers_do_not_delay_wakeups)
 {
 	static uint64_t v[NR_CASES][MAX_SAMPLES];
@@ -100,7 +79,8 @@ TEST(readers_do_not_delay_wakeups)
 			for (i = 0; i < probe_cpu; i++)
 				loop[i] = spawn_loop(i, k == READ, loops);
 			sleep_ns(50000000);
-			probe(probe_cpu, v[k], &n[k]);
+			timer_probe(probe_cpu, WINDOW_NS, PERIOD_NS, v[k], &n[k],
+				    MAX_SAMPLES);
 			kill_all(loop, probe_cpu);
 			if (k == READ)
 				reads += atomic_load(loops) - before;
