@@ -12,10 +12,8 @@ rm -f "$out"/*.patch
 git -C "$dev" format-patch -q --no-signature --zero-commit -o "$out" base..HEAD
 ( cd "$out" && ls -1 -- *.patch > series )
 echo "export-patches: $(wc -l < "$out/series") patches"
-# "Unknown commit id": the tree has no upstream history, so the upstream
-# ids that backports at the head of the series cite cannot be looked up.
 remarks=$("$dev/scripts/checkpatch.pl" --strict --terse $(sed "s|^|$out/|" "$out/series") \
-	2>/dev/null | grep -E 'ERROR|WARNING|CHECK' | grep -v 'Unknown commit id' || true)
+	2>/dev/null | grep -E 'ERROR|WARNING|CHECK' || true)
 if [ -n "$remarks" ]; then
 	echo "$remarks"
 	echo "export-patches: checkpatch --strict has remarks (above)"
