@@ -17,18 +17,9 @@ OFFLINECTL=${OFFLINECTL:-$here/offlinectl}
 HELPER=${HELPER:-$here/offlinectl-e2e-helper}
 U=65534
 
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
-check() { d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
-diag() { echo "# $*"; }
-
-echo "TAP version 13"
-for f in "$OFFLINECTL" "$HELPER"; do
-	[ -e "$f" ] || { echo "1..0 # SKIP missing $f"; exit 0; }
-done
-[ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root"; exit 0; }
+# shellcheck source=e2e_lib.sh
+. "$here/e2e_lib.sh"
+e2e_start "$OFFLINECTL" "$HELPER"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/offlinectl-crash.XXXXXX") || { echo "1..0 # SKIP no temp dir"; exit 0; }
 chmod 755 "$WORK"
@@ -70,15 +61,6 @@ class = "host"
 uid = $U
 EOT
 
-policy() {
-	s=$(cat "/proc/$1/stat" 2>/dev/null) || { echo gone; return; }
-	s=${s##*) }
-	# shellcheck disable=SC2086
-	set -- $s
-	shift 38
-	echo "$1"
-}
-tids() { ls "/proc/$1/task" 2>/dev/null; }
 cgroup_of() { sed -n 's/^0:://p' "/proc/$1/cgroup" 2>/dev/null; }
 all_policy() {
 	[ -n "$(tids "$1")" ] || { diag "process $1 is gone"; return 1; }

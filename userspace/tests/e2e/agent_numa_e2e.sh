@@ -32,18 +32,9 @@ HELPER=${HELPER:-$here/offlinectl-e2e-helper}
 MEASURE_S=${MEASURE_S:-2}
 BOUND_S=${BOUND_S:-3}
 
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
-check() { d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
-diag() { echo "# $*"; }
-
-echo "TAP version 13"
-for f in "$OFFLINECTL" "$HELPER"; do
-	[ -e "$f" ] || { echo "1..0 # SKIP missing $f"; exit 0; }
-done
-[ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root"; exit 0; }
+# shellcheck source=e2e_lib.sh
+. "$here/e2e_lib.sh"
+e2e_start "$OFFLINECTL" "$HELPER"
 nodes=$(ls -d /sys/devices/system/node/node[0-9]* 2>/dev/null | wc -l)
 if [ "$nodes" -lt 2 ]; then
 	echo "1..0 # SKIP needs 2 NUMA nodes (scripts/vmtest --numa), found $nodes"
@@ -130,7 +121,6 @@ comm = "e2e-hostd"
 EOT
 
 start() { "$@" & pids="$pids $!"; last=$!; }
-tids() { ls "/proc/$1/task" 2>/dev/null; }
 vcpu_tids() {
 	for t in $(tids "$1"); do
 		case "$(cat "/proc/$1/task/$t/comm" 2>/dev/null)" in "CPU "*"/KVM") echo "$t" ;; esac

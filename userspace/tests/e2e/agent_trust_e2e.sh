@@ -30,18 +30,9 @@ ONCE_BUDGET_CS=${ONCE_BUDGET_CS:-500}   # agent --once: 5 s
 NEW_TASK_BUDGET_DS=${NEW_TASK_BUDGET_DS:-30} # a new task offline within 3 s, storm or not
 P99_BUDGET_US=${P99_BUDGET_US:-250000}
 
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
-check() { d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
-diag() { echo "# $*"; }
-
-echo "TAP version 13"
-for f in "$OFFLINECTL" "$HELPER"; do
-	[ -e "$f" ] || { echo "1..0 # SKIP missing $f"; exit 0; }
-done
-[ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root"; exit 0; }
+# shellcheck source=e2e_lib.sh
+. "$here/e2e_lib.sh"
+e2e_start "$OFFLINECTL" "$HELPER"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/offlinectl-trust.XXXXXX") || { echo "1..0 # SKIP no temp dir"; exit 0; }
 chmod 755 "$WORK"
@@ -111,15 +102,6 @@ uid = $U
 EOT
 
 # --- helpers ----------------------------------------------------------------
-policy() {
-	s=$(cat "/proc/$1/stat" 2>/dev/null) || { echo gone; return; }
-	s=${s##*) }
-	# shellcheck disable=SC2086
-	set -- $s
-	shift 38
-	echo "$1"
-}
-tids() { ls "/proc/$1/task" 2>/dev/null; }
 aff() { sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' "/proc/$1/status" 2>/dev/null; }
 all_policy() {
 	[ -n "$(tids "$1")" ] || { diag "process $1 is gone"; return 1; }
